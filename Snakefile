@@ -1,0 +1,33 @@
+# Pretraining task diversity and the emergence of non-Bayesian in-context learning
+# for regression (Raventos et al., NeurIPS 2023): the whole study as one DAG.
+#
+#   pools -> evaluation sets -> baselines (Ridge, dMMSE) -> pretraining per (setting, M)
+#         -> metrics tables -> thresholds -> figures -> report
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# A preset given with --configfile replaces config.yaml instead of merging into it,
+# so a preset is read as written (no models or sweeps inherited from the default).
+if not workflow.config_settings.configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/baselines.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        baseline_metrics=f"{OUT}/tables/baselines.csv",
+        pt_metrics=f"{OUT}/tables/pt_metrics.csv" if RUNS else [],
+        figures=FIGURE_FILES,

@@ -1,0 +1,114 @@
+"""Config helpers shared by the Snakefile, the scripts and the tests: checks the
+schema cannot express, and the expansion of sweep groups into training runs."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .tasks import M_label
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config value the workflow cannot run with; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of a sweep group, trained at every M."""
+    model: str
+    batch_size: int
+    steps: int
+    weight_decay: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-b{self.batch_size}-s{self.steps}-wd{self.weight_decay:g}"
+
+    @classmethod
+    def parse(cls, name: str) -> "Setting":
+        try:
+            model, b, s, wd = name.rsplit("-", 3)
+            assert b[0] == "b" and s[0] == "s" and wd[:2] == "wd"
+            return cls(model, int(b[1:]), int(s[1:]), float(wd[2:]))
+        except (ValueError, AssertionError, IndexError):
+            raise ConfigError(f"not a setting name: {name!r} (expected MODEL-bBATCH-sSTEPS-wdDECAY)")
+
+
+def sweep_settings(config: dict, group: str) -> list[Setting]:
+    sweep = config["sweeps"][group]
+    return [Setting(m, b, s, float(wd)) for m, b, s, wd in itertools.product(
+        sweep["model"], sweep["batch_size"], sweep["steps"], sweep.get("weight_decay", [0.0]))]
+
+
+def all_settings(config: dict) -> list[Setting]:
+    seen = {}
+    for group in config["sweeps"]:
+        for s in sweep_settings(config, group):
+            seen.setdefault(s.name, s)
+    return list(seen.values())
+
+
+def M_labels(config: dict) -> list[str]:
+    return [M_label(M) for M in config["M"]]
+
+
+def check(config: dict) -> None:
+    """Cross-key checks the JSON Schema cannot state. Raises ConfigError naming the key."""
+    for name, m in config["models"].items():
+        if m["n_embd"] % m["n_head"]:
+            raise ConfigError(f"models.{name}: n_embd ({m['n_embd']}) must be divisible by "
+                              f"n_head ({m['n_head']})")
+    for group, sweep in config["sweeps"].items():
+        for model in sweep["model"]:
+            if model not in config["models"]:
+                raise ConfigError(f"sweeps.{group}.model: unknown model {model!r}; "
+                                  f"defined in models: {sorted(config['models'])}")
+            if "-" in model:
+                raise ConfigError(f"sweeps.{group}.model: model names may not contain '-' ({model!r})")
+    for fig, group in (config.get("figures") or {}).items():
+        if group not in config["sweeps"]:
+            raise ConfigError(f"figures.{fig}: unknown sweep group {group!r}; "
+                              f"defined in sweeps: {sorted(config['sweeps'])}")
+    t = config["train"]
+    for s in all_settings(config):
+        if s.steps < 2:
+            raise ConfigError(f"sweeps: steps must be >= 2 for the triangle schedule ({s.name})")
+    if t["eval_every"] < 1 or t["checkpoint_every"] < 1:
+        raise ConfigError("train.eval_every and train.checkpoint_every must be >= 1")
+
+
+def load(path: str | Path, overrides: dict | None = None) -> dict:
+    """Read and validate a config file outside Snakemake (tests, benchmarks)."""
+    import jsonschema
+    config = yaml.safe_load(Path(path).read_text())
+    if overrides:
+        config.update(overrides)
+    validate(config)
+    return config
+
+
+def validate(config: dict) -> dict:
+    """Schema validation with defaults filled in, then the cross-key checks."""
+    import jsonschema
+    schema = yaml.safe_load(SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise ConfigError(f"config key {key}: {e.message}")
+    check(config)
+    return config
+
+
+def config_hash(config: dict) -> str:
+    """A short hash of the resolved config, stable across key order."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

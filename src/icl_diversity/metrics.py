@@ -1,0 +1,61 @@
+"""Losses and distances between estimators, as tidy (long) tables.
+
+Conventions, shared by every CSV the workflow writes:
+- `loss_per_dim`: squared error / D, against `target` = "noisy" (y) or "clean" (w.x).
+- `delta_ridge`, `delta_dmmse`: Delta_{A,B} = mean over sequences of (f_A - f_B)^2 / D,
+  where A is the row's estimator and B is Ridge or dMMSE; `target` is "-".
+- `position` is 1..K for one position, and 0 for the mean over all K positions.
+- `stderr` is the Monte-Carlo standard error over sequences.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def per_position(sq_err: np.ndarray, D: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(N, K) squared errors -> per-position mean/D, its stderr, the overall mean/D and its stderr."""
+    sq = np.asarray(sq_err, dtype=np.float64) / D
+    N = sq.shape[0]
+    mean_k = sq.mean(axis=0)
+    se_k = sq.std(axis=0, ddof=1) / np.sqrt(N) if N > 1 else np.full_like(mean_k, np.nan)
+    per_seq = sq.mean(axis=1)   # sequences are independent; positions within one are not
+    se = per_seq.std(ddof=1) / np.sqrt(N) if N > 1 else np.nan
+    return mean_k, se_k, float(per_seq.mean()), float(se)
+
+
+def metric_rows(values: np.ndarray, D: int, **labels) -> list[dict]:
+    """Rows for one (N, K) array of squared differences: K per-position rows + the mean."""
+    mean_k, se_k, mean, se = per_position(values, D)
+    rows = [dict(labels, position=0, value=mean, stderr=se)]
+    rows += [dict(labels, position=k + 1, value=float(m), stderr=float(s))
+             for k, (m, s) in enumerate(zip(mean_k, se_k))]
+    return rows
+
+
+def estimator_rows(preds: dict[str, np.ndarray], eval_data: dict, D: int, **labels) -> list[dict]:
+    """Loss rows (noisy and clean targets) for every estimator in `preds`, and its
+    distance to Ridge and dMMSE when those are in `preds` too."""
+    ys = np.asarray(eval_data["ys"], dtype=np.float64)
+    clean = np.einsum("nkd,nd->nk", eval_data["xs"].astype(np.float64),
+                      eval_data["ws"].astype(np.float64))
+    rows = []
+    for name, f in preds.items():
+        f = np.asarray(f, dtype=np.float64)
+        for target, t in (("noisy", ys), ("clean", clean)):
+            rows += metric_rows((f - t) ** 2, D, estimator=name, metric="loss_per_dim",
+                                target=target, **labels)
+        for ref, metric in (("Ridge", "delta_ridge"), ("dMMSE", "delta_dmmse")):
+            if ref in preds and ref != name:
+                rows += metric_rows((f - np.asarray(preds[ref], np.float64)) ** 2, D,
+                                    estimator=name, metric=metric, target="-", **labels)
+    return rows
+
+
+COLUMNS = ["estimator", "M", "eval_set", "metric", "target", "position", "value", "stderr"]
+
+
+def to_frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    front = [c for c in COLUMNS if c in df.columns]
+    return df[front + [c for c in df.columns if c not in front]]

@@ -1,0 +1,36 @@
+rule baselines:
+    """Ridge and dMMSE on both evaluation sets of one M: predictions and metrics."""
+    output:
+        predictions=f"{OUT}/baselines/M{{M}}/predictions.npz",
+        metrics=f"{OUT}/baselines/M{{M}}/metrics.csv",
+    input:
+        pool=pool_input,
+        true=f"{OUT}/eval/true.npz",
+        pretrain=pretrain_eval_input,
+        code=pkg("tasks.py", "baselines.py", "metrics.py"),
+    params:
+        problem=PROBLEM,
+        chunk=config["eval"]["dmmse_chunk"],
+    threads: 2
+    log:
+        f"{OUT}/logs/baselines/M{{M}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/baselines/M{{M}}.tsv"
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/baselines.py"
+
+
+rule baseline_table:
+    """All baseline metrics in one tidy table."""
+    output:
+        f"{OUT}/tables/baselines.csv",
+    input:
+        expand(f"{OUT}/baselines/M{{M}}/metrics.csv", M=M_LABELS),
+    log:
+        f"{OUT}/logs/tables/baselines.log",
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/concat_tables.py"

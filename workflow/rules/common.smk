@@ -1,0 +1,39 @@
+# Shared names: the output root, the sweep expanded into runs, and the package
+# source files each stage depends on (so editing one module reruns what uses it).
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from icl_diversity import config as cfg  # noqa: E402
+
+cfg.check(config)
+
+OUT = config["outdir"].rstrip("/")
+M_LABELS = cfg.M_labels(config)
+FINITE_M = [m for m in M_LABELS if m != "inf"]
+SETTINGS = {s.name: s for s in cfg.all_settings(config)}
+RUNS = [(s, m) for s in SETTINGS for m in M_LABELS]
+FIGURES = config.get("figures") or {}
+PKG = Path(workflow.basedir) / "src" / "icl_diversity"
+
+
+wildcard_constraints:
+    M="[0-9]+|inf",
+    setting="[^/]+",
+
+
+def pkg(*modules):
+    """Package source files a rule depends on, as inputs Snakemake can track."""
+    return [str(PKG / m) for m in ("__init__.py",) + modules]
+
+
+def pool_input(wildcards):
+    return [] if wildcards.M == "inf" else f"{OUT}/pools/pool_M{wildcards.M}.npy"
+
+
+def pretrain_eval_input(wildcards):
+    # M = inf: T_Pretrain is T_True, so its evaluation set is the T_True one.
+    return f"{OUT}/eval/true.npz" if wildcards.M == "inf" else f"{OUT}/eval/pretrain_M{wildcards.M}.npz"
+
+
+PROBLEM = dict(config["problem"])

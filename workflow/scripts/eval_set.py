@@ -1,0 +1,11 @@
+from icl_diversity.io import load_npy, save_npz, setup_logging
+from icl_diversity.tasks import eval_set
+
+log = setup_logging(snakemake.log[0])
+p, pb = snakemake.params, snakemake.params.problem
+pool = load_npy(snakemake.input.pool) if "pool" in snakemake.input.keys() else None
+M = len(pool) if pool is not None else float("inf")
+data = eval_set(pb["D"], pb["K"], pb["noise_var"], p.n, p.seed, pool=pool, M=M,
+                task_scale=pb["task_scale"], x_scale=pb["x_scale"])
+save_npz(snakemake.output[0], **data)
+log.info("eval set M=%s n=%d -> %s", M, p.n, snakemake.output[0])
