@@ -30,4 +30,5 @@ rule all:
     input:
         baseline_metrics=f"{OUT}/tables/baselines.csv",
         pt_metrics=f"{OUT}/tables/pt_metrics.csv" if RUNS else [],
+        pt_curves=f"{OUT}/tables/pt_curves.csv" if RUNS else [],
         figures=FIGURE_FILES,

@@ -33,15 +33,16 @@ def metric_rows(values: np.ndarray, D: int, **labels) -> list[dict]:
     return rows
 
 
-def estimator_rows(preds: dict[str, np.ndarray], eval_data: dict, D: int, **labels) -> list[dict]:
-    """Loss rows (noisy and clean targets) for every estimator in `preds`, and its
-    distance to Ridge and dMMSE when those are in `preds` too."""
+def estimator_rows(preds: dict[str, np.ndarray], eval_data: dict, D: int, estimators=None,
+                   **labels) -> list[dict]:
+    """Loss rows (noisy and clean targets) for each estimator in `estimators` (default:
+    all of `preds`), and its distance to Ridge and dMMSE when those are in `preds`."""
     ys = np.asarray(eval_data["ys"], dtype=np.float64)
     clean = np.einsum("nkd,nd->nk", eval_data["xs"].astype(np.float64),
                       eval_data["ws"].astype(np.float64))
     rows = []
-    for name, f in preds.items():
-        f = np.asarray(f, dtype=np.float64)
+    for name in estimators or preds:
+        f = np.asarray(preds[name], dtype=np.float64)
         for target, t in (("noisy", ys), ("clean", clean)):
             rows += metric_rows((f - t) ** 2, D, estimator=name, metric="loss_per_dim",
                                 target=target, **labels)

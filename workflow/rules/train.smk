@@ -1,1 +1,97 @@
-FIGURE_FILES = []
+import shutil
+
+TRAIN = config["train"]
+# A training job holds one GPU when CUDA may be used; `--resources gpu=N` caps how
+# many run at once. Without a GPU the job runs on `threads` CPU threads.
+USE_GPU = TRAIN["device"] == "cuda" or (TRAIN["device"] == "auto" and shutil.which("nvidia-smi"))
+
+
+def setting_params(wildcards):
+    s = SETTINGS[wildcards.setting]
+    return {"model": config["models"][s.model], "batch_size": s.batch_size, "steps": s.steps,
+            "weight_decay": s.weight_decay}
+
+
+rule train:
+    """Pretrain one transformer on the pool of M (M = inf: a fresh task per sequence),
+    evaluating it on both evaluation sets every `eval_every` steps."""
+    output:
+        model=f"{OUT}/runs/{{setting}}/M{{M}}/model.pt",
+        predictions=f"{OUT}/runs/{{setting}}/M{{M}}/predictions.npz",
+        train_log=f"{OUT}/runs/{{setting}}/M{{M}}/train_loss.csv",
+    input:
+        pool=pool_input,
+        true=f"{OUT}/eval/true.npz",
+        pretrain=pretrain_eval_input,
+        code=pkg("tasks.py", "model.py", "train.py", "checkpoint.py", "io.py"),
+    params:
+        problem=PROBLEM,
+        run=setting_params,
+        train=TRAIN,
+        seeds=config["seeds"],
+        # Outside the declared outputs, so Snakemake keeps it when a job dies.
+        checkpoint=f"{OUT}/checkpoints/{{setting}}/M{{M}}.pt",
+    threads: TRAIN["threads"]
+    resources:
+        gpu=1 if USE_GPU else 0,
+    log:
+        f"{OUT}/logs/train/{{setting}}/M{{M}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train/{{setting}}/M{{M}}.tsv"
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/train.py"
+
+
+rule pt_metrics:
+    """The PT's losses and distances to Ridge and dMMSE, at the end of training
+    (metrics.csv, same columns as the baselines' table) and at every evaluation step
+    (curve.csv). Kept apart from training so that a change to the baselines does not
+    retrain anything."""
+    output:
+        metrics=f"{OUT}/runs/{{setting}}/M{{M}}/metrics.csv",
+        curve=f"{OUT}/runs/{{setting}}/M{{M}}/curve.csv",
+    input:
+        predictions=f"{OUT}/runs/{{setting}}/M{{M}}/predictions.npz",
+        baselines=f"{OUT}/baselines/M{{M}}/predictions.npz",
+        true=f"{OUT}/eval/true.npz",
+        pretrain=pretrain_eval_input,
+        code=pkg("metrics.py", "io.py"),
+    params:
+        problem=PROBLEM,
+        setting=lambda wc: SETTINGS[wc.setting].__dict__,
+    log:
+        f"{OUT}/logs/pt_metrics/{{setting}}/M{{M}}.log",
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/pt_metrics.py"
+
+
+rule pt_table:
+    """Final-step PT metrics of every run in one tidy table."""
+    output:
+        f"{OUT}/tables/pt_metrics.csv",
+    input:
+        [f"{OUT}/runs/{s}/M{m}/metrics.csv" for s, m in RUNS],
+    log:
+        f"{OUT}/logs/tables/pt_metrics.log",
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/concat_tables.py"
+
+
+rule pt_curves:
+    """Every run's learning curves (metrics at every evaluation step) in one table."""
+    output:
+        f"{OUT}/tables/pt_curves.csv",
+    input:
+        [f"{OUT}/runs/{s}/M{m}/curve.csv" for s, m in RUNS],
+    log:
+        f"{OUT}/logs/tables/pt_curves.log",
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/concat_tables.py"

@@ -1,0 +1,41 @@
+import pandas as pd
+import torch
+
+from icl_diversity.checkpoint import save_checkpoint
+from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
+from icl_diversity.model import ModelConfig
+from icl_diversity.train import TrainConfig, final_checkpoint, remove_checkpoint, train
+
+log = setup_logging(snakemake.log[0])
+p = snakemake.params
+pb, run, tr, seeds = p.problem, p.run, p.train, p.seeds
+
+want_cuda = tr["device"] == "cuda" or (tr["device"] == "auto" and snakemake.resources.get("gpu", 0) >= 1)
+if tr["device"] == "cuda" and not torch.cuda.is_available():
+    raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device")
+device = "cuda" if want_cuda and torch.cuda.is_available() else "cpu"
+torch.set_num_threads(snakemake.threads)
+log.info("setting %s, M=%s, device %s, %d thread(s)", snakemake.wildcards.setting,
+         snakemake.wildcards.M, device, snakemake.threads)
+
+pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
+keys = ("xs", "ys", "ws")
+eval_sets = {"true": load_npz(snakemake.input.true, keys),
+             "pretrain": load_npz(snakemake.input.pretrain, keys)}
+model_cfg = ModelConfig(n_dims=pb["D"], n_points=pb["K"], **run["model"])
+tc = TrainConfig(batch_size=run["batch_size"], steps=run["steps"], lr=tr["lr"],
+                 weight_decay=run["weight_decay"], eval_every=tr["eval_every"],
+                 checkpoint_every=tr["checkpoint_every"], max_loss=tr["max_loss"],
+                 data_seed=seeds["train"], model_seed=seeds["model"])
+
+with open(snakemake.log[0], "a") as progress:
+    result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
+                   device=device, progress_file=progress, compile=tr["compile"], bf16=tr["bf16"])
+
+save_npz(snakemake.output.predictions, steps=result["eval_steps"],
+         **{name: preds for name, preds in result["eval_preds"].items()})
+write_csv(snakemake.output.train_log, pd.DataFrame(
+    {"step": range(1, len(result["loss"]) + 1), "loss": result["loss"], "lr": result["lr"]}))
+save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
+remove_checkpoint(p.checkpoint)   # the run is complete; model.pt holds the result
+log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)
