@@ -74,7 +74,9 @@ def setup_logging(log_path=None) -> logging.Logger:
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        open(log_path, "w").close()
+        # Append mode: the training progress bar writes to the same file.
+        handlers.append(logging.FileHandler(log_path, mode="a"))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(message)s")
     log = logging.getLogger("icl_diversity")

@@ -161,7 +161,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarr
     if not state["eval_steps"] or state["eval_steps"][-1] != tc.steps:
         evaluate()
     bar.close()
-    log.info("trained %d steps in %.1fs this session", tc.steps, time.perf_counter() - t0)
+    log.info("finished at step %d (%.1fs in this session)", tc.steps, time.perf_counter() - t0)
     return {"model": model, "eval_steps": np.array(state["eval_steps"]),
             "eval_preds": {k: torch.stack(v).numpy() for k, v in state["eval_preds"].items()},
             "loss": np.array(state["loss"]), "lr": np.array(state["lr"]),
