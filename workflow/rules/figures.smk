@@ -1,1 +1,154 @@
+# Thresholds, figures and the provenance of both. config["figures"] maps each figure to
+# the sweep group it plots; a figure left out is not drawn. Every figure rule writes a
+# PDF and a PNG (both in the report) and a JSON sidecar: inputs with sha256, config
+# hash, git commit and dirty flag.
+
+TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
+FIGURE_CODE = pkg("figures.py", "threshold.py", "provenance.py", "config.py", "io.py")
+
+
+def group_params(group):
+    """What a figure script needs to know about its sweep group."""
+    return dict(group=group, vary=config["sweeps"][group]["vary"],
+                settings=[s.name for s in cfg.sweep_settings(config, group)])
+
+
+def figure_outputs(name):
+    caption = f"../report/{name}.rst"
+    return dict(
+        pdf=report(f"{OUT}/figures/{name}.pdf", caption=caption, category="Figures",
+                   subcategory=name, labels={"figure": name, "format": "PDF"}),
+        png=report(f"{OUT}/figures/{name}.png", caption=caption, category="Figures",
+                   subcategory=name, labels={"figure": name, "format": "PNG"}),
+        provenance=f"{OUT}/figures/{name}.json",
+    )
+
+
+# What rule all asks for: every configured figure with its sidecar, the thresholds
+# table and the software record (figures need trained runs).
 FIGURE_FILES = []
+if RUNS:
+    FIGURE_FILES = [TABLES["thresholds"], f"{OUT}/provenance/software.json"] + [
+        f"{OUT}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "json")]
+
+
+rule thresholds:
+    """Task-diversity threshold per sweep group: where Delta^{T_True}_{PT,Ridge} vs M
+    of the two smallest values of the swept axis cross (threshold.py)."""
+    output:
+        TABLES["thresholds"],
+    input:
+        pt_metrics=TABLES["pt_metrics"],
+        code=pkg("threshold.py", "config.py"),
+    params:
+        groups={g: (sw["vary"], group_params(g)["settings"]) for g, sw in config["sweeps"].items()},
+    log:
+        f"{OUT}/logs/figures/thresholds.log",
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/thresholds.py"
+
+
+if "fig2" in FIGURES:
+
+    rule fig2:
+        """Fig 2: L/D, Delta_{PT,dMMSE} and Delta_{PT,Ridge} vs M on T_Pretrain and
+        T_True, one PT curve per value of the swept axis, shaded past the threshold."""
+        output:
+            **figure_outputs("fig2"),
+        input:
+            pt_metrics=TABLES["pt_metrics"],
+            baselines=TABLES["baselines"],
+            thresholds=TABLES["thresholds"],
+            code=FIGURE_CODE,
+        params:
+            **group_params(FIGURES["fig2"]),
+            columns=["loss", "delta_dmmse", "delta_ridge"],
+        log:
+            f"{OUT}/logs/figures/fig2.log",
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/fig_vs_M.py"
+
+
+if "fig3" in FIGURES:
+
+    rule fig3:
+        """Fig 3: the four Delta panels of Fig 2 for a sweep over training steps."""
+        output:
+            **figure_outputs("fig3"),
+        input:
+            pt_metrics=TABLES["pt_metrics"],
+            baselines=TABLES["baselines"],
+            thresholds=TABLES["thresholds"],
+            code=FIGURE_CODE,
+        params:
+            **group_params(FIGURES["fig3"]),
+            columns=["delta_dmmse", "delta_ridge"],
+        log:
+            f"{OUT}/logs/figures/fig3.log",
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/fig_vs_M.py"
+
+
+if "fig4" in FIGURES:
+
+    rule fig4:
+        """Fig 4: Delta^{T_True}_{PT,Ridge} vs training step per M, one panel per setting
+        of the group, and t* (step of the minimum) vs M with a power-law fit."""
+        output:
+            **figure_outputs("fig4"),
+        input:
+            pt_curves=TABLES["pt_curves"],
+            code=FIGURE_CODE,
+        params:
+            **group_params(FIGURES["fig4"]),
+        log:
+            f"{OUT}/logs/figures/fig4.log",
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/fig_dynamics.py"
+
+
+if "positions" in FIGURES:
+
+    rule positions:
+        """L/D on T_True vs context position for a few M: PT, dMMSE and Ridge."""
+        output:
+            **figure_outputs("positions"),
+        input:
+            pt_metrics=TABLES["pt_metrics"],
+            baselines=TABLES["baselines"],
+            code=FIGURE_CODE,
+        params:
+            **group_params(FIGURES["positions"]),
+        log:
+            f"{OUT}/logs/figures/positions.log",
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/fig_positions.py"
+
+
+rule software:
+    """Versions of Python and the key packages, the CUDA device if any, the git commit
+    and dirty flag, and the config hash. Downstream of every figure, so it is rewritten
+    whenever a figure is."""
+    output:
+        json=f"{OUT}/provenance/software.json",
+        html=report(f"{OUT}/provenance/software.html", caption="../report/software.rst",
+                    category="Provenance"),
+    input:
+        [f"{OUT}/figures/{name}.json" for name in FIGURES] if RUNS else [],
+        code=pkg("provenance.py", "config.py"),
+    log:
+        f"{OUT}/logs/figures/software.log",
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/software.py"

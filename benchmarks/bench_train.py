@@ -1,0 +1,102 @@
+"""Training throughput of the workflow's transformer against a plain reference
+implementation (nn.MultiheadAttention / nn.TransformerEncoderLayer-style blocks of
+the same size), in one process on the same data. Prints medians and the ratio.
+
+    .venv/bin/python benchmarks/bench_train.py                       # base model, batch 256
+    .venv/bin/python benchmarks/bench_train.py --model 4 32 2 --batch 64 --D 4
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from icl_diversity.model import ICLTransformer, ModelConfig
+from icl_diversity.tasks import train_batch
+
+
+class ReferenceBlock(nn.Module):
+    """Pre-LN block with nn.MultiheadAttention and an explicit causal mask."""
+
+    def __init__(self, n_embd, n_head):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
+        self.attn = nn.MultiheadAttention(n_embd, n_head, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(approximate="tanh"),
+                                 nn.Linear(4 * n_embd, n_embd))
+
+    def forward(self, x, mask):
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class ReferenceModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        T = 2 * cfg.n_points
+        self.read_in = nn.Linear(cfg.n_dims + 1, cfg.n_embd, bias=False)
+        self.wpe = nn.Embedding(T, cfg.n_embd)
+        self.blocks = nn.ModuleList(ReferenceBlock(cfg.n_embd, cfg.n_head) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.read_out = nn.Linear(cfg.n_embd, 1, bias=False)
+        self.register_buffer("mask", torch.triu(torch.ones(T, T, dtype=torch.bool), 1))
+
+    def forward(self, xs, ys):
+        z = ICLTransformer.tokens(xs, ys)
+        h = self.read_in(z) + self.wpe(torch.arange(z.shape[1]))
+        for b in self.blocks:
+            h = b(h, self.mask)
+        return self.read_out(self.ln_f(h))[:, ::2, 0]
+
+
+def steps_per_second(model, batches, warmup=3):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    def step(xs, ys):
+        loss = F.mse_loss(model(xs, ys), ys)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    for xs, ys in batches[:warmup]:
+        step(xs, ys)
+    t = time.perf_counter()
+    for xs, ys in batches[warmup:]:
+        step(xs, ys)
+    return (len(batches) - warmup) / (time.perf_counter() - t)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", nargs=3, type=int, default=[8, 128, 2], metavar=("LAYERS", "EMBD", "HEADS"))
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--D", type=int, default=8)
+    ap.add_argument("--K", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = ModelConfig(args.D, args.K, *args.model)
+    batches = [tuple(torch.from_numpy(a) for a in train_batch(s, args.batch, args.D, args.K, 0.25, 0, None))
+               for s in range(args.steps + 3)]
+    torch.manual_seed(0)
+    models = {"workflow (SDPA)": ICLTransformer(cfg), "reference (nn.MultiheadAttention)": ReferenceModel(cfg)}
+    rates = {name: [] for name in models}
+    for _ in range(args.repeats):           # interleaved, so drift in machine load hits both
+        for name, model in models.items():
+            rates[name].append(steps_per_second(model, batches))
+    print(f"model {args.model[0]}/{args.model[1]}/{args.model[2]}, batch {args.batch}, D={args.D}, "
+          f"K={args.K}, {args.threads} thread(s), {args.repeats} repeats x {args.steps} steps")
+    med = {name: statistics.median(r) for name, r in rates.items()}
+    for name, r in rates.items():
+        print(f"  {name:36s} median {med[name]:7.2f} steps/s  (min {min(r):.2f}, max {max(r):.2f})")
+    a, b = med.values()
+    print(f"  ratio workflow / reference: {a / b:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

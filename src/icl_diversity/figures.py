@@ -1,0 +1,272 @@
+"""The paper's figures from the tidy tables (see metrics.py for their columns).
+
+Conventions shared by every figure:
+- M is drawn on a log2 axis; M = inf gets its own tick, `INF_GAP` octaves past the
+  largest finite M, behind a break mark.
+- Losses are against the noisy targets y (the paper's L); position 0 is the mean over
+  the K positions.
+- dMMSE at M = inf is Ridge (the pool prior becomes N(0, task_scale^2 I)), so the
+  baselines table has no dMMSE rows there; `with_inf_dmmse` fills them in.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import provenance  # noqa: E402
+from .io import atomic_path  # noqa: E402
+from .threshold import power_law_fit, step_of_minimum  # noqa: E402
+
+INF_GAP = 2.0   # log2 units between the largest finite M and the inf tick
+EVAL_SETS = {"pretrain": r"$T_{\mathrm{Pretrain}}$", "true": r"$T_{\mathrm{True}}$"}
+PANELS = {   # column of a vs-M figure -> (metric, target, y label)
+    "loss": ("loss_per_dim", "noisy", "L / D  (noisy y)"),
+    "delta_dmmse": ("delta_dmmse", "-", r"$\Delta_{\mathrm{PT,\,dMMSE}}$"),
+    "delta_ridge": ("delta_ridge", "-", r"$\Delta_{\mathrm{PT,\,Ridge}}$"),
+}
+BASELINE_STYLE = {"dMMSE": dict(color="tab:red", ls="--", marker="s"),
+                  "Ridge": dict(color="black", ls=":", marker="D")}
+VARY_NAMES = {"batch_size": "batch", "steps": "steps"}
+
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 10, "legend.fontsize": 8,
+                     "axes.grid": True, "grid.alpha": 0.3})
+
+
+# ---------------------------------------------------------------- tables
+
+def select(table: pd.DataFrame, **equal) -> pd.DataFrame:
+    """Rows where every named column equals the given value."""
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in equal.items():
+        mask &= (table[column] == value).to_numpy()
+    return table[mask]
+
+
+def with_inf_dmmse(table: pd.DataFrame) -> pd.DataFrame:
+    """Add the M = inf rows that equal Ridge's: dMMSE's own rows (baselines table) and
+    Delta_{X,dMMSE} = Delta_{X,Ridge} (PT tables)."""
+    inf = table[np.isinf(table["M"])]
+    extra = [inf[inf["estimator"] == "Ridge"].assign(estimator="dMMSE"),
+             inf[(inf["metric"] == "delta_ridge") & (inf["estimator"] != "dMMSE")]
+             .assign(metric="delta_dmmse")]
+    have = set(map(tuple, inf[["estimator", "metric"]].drop_duplicates().to_numpy()))
+    extra = [e[[(a, b) not in have for a, b in zip(e["estimator"], e["metric"])]] for e in extra]
+    return pd.concat([table, *extra], ignore_index=True)
+
+
+def setting_labels(settings, vary: str) -> dict[str, str]:
+    """Legend label per setting name: just the swept value when nothing else differs."""
+    others = [a for a in ("model", "batch_size", "steps", "weight_decay") if a != vary]
+    if all(len({getattr(s, a) for s in settings}) == 1 for a in others):
+        if vary == "steps":
+            return {s.name: f"PT, {s.steps:,} steps" for s in settings}
+        return {s.name: f"PT, {VARY_NAMES.get(vary, vary)} {getattr(s, vary)}" for s in settings}
+    return {s.name: f"PT, {s.name}" for s in settings}
+
+
+def setting_colors(settings) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10")
+    return {s.name: cmap(i % 10) for i, s in enumerate(settings)}
+
+
+# ---------------------------------------------------------------- the M axis
+
+def M_positions(M) -> np.ndarray:
+    """x coordinate of each M: log2 M, and INF_GAP past the largest finite one for inf."""
+    M = np.asarray(M, dtype=float)
+    finite = M[np.isfinite(M)]
+    top = np.log2(finite.max()) if len(finite) else 0.0
+    return np.where(np.isfinite(M), np.log2(np.where(np.isfinite(M), M, 1.0)), top + INF_GAP)
+
+
+def format_M_axis(ax, M_grid) -> None:
+    """Ticks 2^k at the grid's finite M (thinned to <= 8), an inf tick, and a break."""
+    M_grid = np.unique(np.asarray(M_grid, dtype=float))
+    finite = M_grid[np.isfinite(M_grid)]
+    ticks = list(np.log2(finite)[:: max(1, int(np.ceil(len(finite) / 8)))])
+    labels = [f"$2^{{{t:g}}}$" for t in ticks]
+    if np.isinf(M_grid).any():
+        x_inf = M_positions([np.inf])[0]
+        ticks.append(x_inf)
+        labels.append(r"$\infty$")
+        # a "//" break on the x axis between the finite grid and inf
+        x_break = x_inf - INF_GAP / 2
+        kw = dict(transform=ax.get_xaxis_transform(), color="0.3", clip_on=False, lw=1)
+        for dx in (-0.12, 0.12):
+            ax.plot([x_break + dx - 0.1, x_break + dx + 0.1], [-0.03, 0.03], **kw)
+        ax.axvspan(x_break - 0.2, x_break + 0.2, color="white", zorder=1.5)
+    ax.set_xticks(ticks, labels)
+    ax.set_xlabel("number of pretraining tasks M")
+
+
+def plot_vs_M(ax, rows: pd.DataFrame, label: str, **style) -> None:
+    """One curve of value vs M with error bars: a line through the finite M and a lone
+    marker at inf (the break is not a line segment)."""
+    rows = rows.sort_values("M")
+    x = M_positions(rows["M"])
+    finite = np.isfinite(rows["M"]).to_numpy()
+    style = dict(dict(marker="o", ms=4, lw=1.5, capsize=0), **style)
+    ax.errorbar(x[finite], rows["value"][finite], rows["stderr"][finite], label=label, **style)
+    if (~finite).any():
+        ax.errorbar(x[~finite], rows["value"][~finite], rows["stderr"][~finite],
+                    **dict(style, ls="none"))
+
+
+def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
+    """Grey region from each found threshold to the right edge, with its value."""
+    for _, t in thresholds[thresholds["status"] == "found"].iterrows():
+        x = t["log2_threshold"]
+        ax.axvspan(x, ax.get_xlim()[1], color="0.5", alpha=0.15, lw=0, zorder=0,
+                   label=rf"past threshold $M\approx2^{{{x:.1f}}}$")
+        ax.axvline(x, color="0.4", lw=1, ls="-.", zorder=0)
+
+
+# ---------------------------------------------------------------- figures
+
+def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame,
+             settings, vary: str, columns=("loss", "delta_dmmse", "delta_ridge")):
+    """Rows T_Pretrain / T_True; one column per entry of `columns` (see PANELS): PT per
+    setting, and the baselines in the loss column, vs M. Fig 2 and Fig 3."""
+    pt, baselines = with_inf_dmmse(pt), with_inf_dmmse(baselines)
+    labels, colors = setting_labels(settings, vary), setting_colors(settings)
+    fig, axes = plt.subplots(2, len(columns), figsize=(3.6 * len(columns), 6.2),
+                             squeeze=False, sharex=True)
+    for r, (eval_set, set_label) in enumerate(EVAL_SETS.items()):
+        for c, column in enumerate(columns):
+            metric, target, ylabel = PANELS[column]
+            ax = axes[r, c]
+            for s in settings:
+                plot_vs_M(ax, select(pt, setting=s.name, eval_set=eval_set, metric=metric,
+                                     target=target, position=0),
+                          labels[s.name], color=colors[s.name])
+            if column == "loss":
+                for est, style in BASELINE_STYLE.items():
+                    plot_vs_M(ax, select(baselines, estimator=est, eval_set=eval_set,
+                                         metric=metric, target=target, position=0), est, **style)
+            else:
+                ax.set_yscale("log")
+            format_M_axis(ax, pd.concat([pt["M"], baselines["M"]]))
+            shade_past_thresholds(ax, thresholds)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"evaluated on {set_label}")
+            if r == 0:
+                ax.set_xlabel("")
+    axes[0, 0].legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
+    """Delta^{T_True}_{PT,Ridge} vs training step, one panel per setting, one curve per
+    M (colour = log2 M, M = inf dashed black); right panel t* (step of the minimum) vs
+    M on log-log axes with a power law fitted where the minimum is interior. Fig 4."""
+    d = select(curves, eval_set="true", metric="delta_ridge", position=0)
+    labels, colors = setting_labels(settings, vary), setting_colors(settings)
+    M_all = np.sort(d["M"].unique())
+    finite = M_all[np.isfinite(M_all)]
+    norm = matplotlib.colors.Normalize(np.log2(finite.min()), np.log2(finite.max()) + 1e-9)
+    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, len(settings) + 1, figsize=(4.2 * (len(settings) + 1), 3.8),
+                             squeeze=False)
+    axes = axes[0]
+    for ax, s in zip(axes, settings):
+        for M in M_all:
+            c = select(d, setting=s.name, M=M).sort_values("step")
+            style = (dict(color="black", ls="--", label=r"$M=\infty$") if np.isinf(M)
+                     else dict(color=cmap(norm(np.log2(M)))))
+            ax.plot(c["step"], c["value"], lw=1.3, **style)
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$")
+        ax.set_title(labels[s.name])
+        if np.isinf(M_all).any():
+            ax.legend(loc="upper right")
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=list(axes[:-1]), pad=0.01)
+    bar.set_label(r"$\log_2 M$")
+
+    ax = axes[-1]
+    for s in settings:
+        t_star = [(M, *step_of_minimum(*select(d, setting=s.name, M=M).sort_values("step")
+                                       [["step", "value"]].to_numpy().T)) for M in finite]
+        M, t, interior = (np.array(v) for v in zip(*t_star))
+        color = colors[s.name]
+        ax.plot(M[interior], t[interior], "o", color=color, label=f"{labels[s.name]}")
+        ax.plot(M[~interior], t[~interior], "o", mfc="none", color=color)
+        fit = power_law_fit(M[interior], t[interior])
+        if fit is None:
+            note = "too few interior minima to fit"
+        else:
+            b, k = fit
+            x = M[interior]
+            ax.plot(x, k * x ** b, "-", color=color, lw=1)
+            note = rf"$t^* \propto M^{{{b:.2f}}}$"
+        ax.plot([], [], " ", label=note)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("number of pretraining tasks M")
+    ax.set_ylabel(r"$t^*$ (step of the minimum)")
+    ax.set_title("open: minimum at an end (not fitted)")
+    ax.legend(loc="best")
+    return fig
+
+
+def positions_M(M_values) -> list[float]:
+    """A few M to show: smallest, middle and largest finite M, and inf if present."""
+    M = np.sort(np.unique(np.asarray(M_values, dtype=float)))
+    finite = M[np.isfinite(M)]
+    pick = [finite[0], finite[len(finite) // 2], finite[-1]] if len(finite) else []
+    pick += [np.inf] if np.isinf(M).any() else []
+    return list(dict.fromkeys(pick))
+
+
+def M_title(M: float) -> str:
+    return r"$M=\infty$" if np.isinf(M) else rf"$M=2^{{{np.log2(M):g}}}$"
+
+
+def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str):
+    """L/D (noisy y) on T_True vs context position k, one panel per chosen M: PT per
+    setting, dMMSE (finite M) and Ridge."""
+    labels, colors = setting_labels(settings, vary), setting_colors(settings)
+    Ms = positions_M(pt["M"])
+    fig, axes = plt.subplots(1, len(Ms), figsize=(3.4 * len(Ms), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, M in zip(axes[0], Ms):
+        def curve(table, label, **style):
+            c = select(table, M=M, eval_set="true", metric="loss_per_dim", target="noisy")
+            c = c[c["position"] > 0].sort_values("position")
+            ax.errorbar(c["position"], c["value"], c["stderr"], label=label,
+                        **dict(dict(marker="o", ms=3, lw=1.3), **style))
+        for s in settings:
+            curve(select(pt, setting=s.name), labels[s.name], color=colors[s.name])
+        for est, style in BASELINE_STYLE.items():
+            curve(select(baselines, estimator=est), est, **style)
+        ax.set_title(M_title(M))
+        ax.set_xlabel("context position k")
+    axes[0, 0].set_ylabel(r"L / D on $T_{\mathrm{True}}$  (noisy y)")
+    axes[0, 0].legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- files
+
+def save_figure(fig, paths, sidecar_path, inputs, config: dict, title: str) -> None:
+    """Write `fig` to each path (format from the suffix), atomically, with the config
+    hash in the file's metadata and no timestamp; then the JSON provenance sidecar
+    (inputs and outputs with their sha256, config hash, git state)."""
+    config_hash = provenance.config_hash(config)
+    for path in paths:
+        path = str(path)
+        if path.endswith(".pdf"):
+            metadata = {"Title": title, "Keywords": f"config_hash={config_hash}",
+                        "CreationDate": None}
+        else:
+            metadata = {"Title": title, "config_hash": config_hash}
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, metadata=metadata, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    provenance.write_json(sidecar_path, provenance.sidecar(inputs, paths, config))

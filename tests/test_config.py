@@ -1,0 +1,93 @@
+"""The schema and the cross-key checks stop bad configs before any job, naming the key."""
+import copy
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake
+from icl_diversity import config as cfg
+
+SMOKE = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+
+
+def with_change(path, value):
+    c = copy.deepcopy(SMOKE)
+    node = c
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return c
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    (("M",), [0, 2], "M"),
+    (("M",), [3], "M"),
+    (("M",), [2, "infinity"], "M"),
+    (("problem", "noise_var"), -0.25, "problem.noise_var"),
+    (("problem", "D"), 0, "problem.D"),
+    (("problem", "K"), "16", "problem.K"),
+    (("eval", "n_sequences"), 1, "eval.n_sequences"),
+    (("train", "lr"), 0, "train.lr"),
+    (("train", "device"), "tpu", "train.device"),
+    (("sweeps", "batch", "vary"), "lr", "sweeps.batch.vary"),
+    (("sweeps", "batch", "batch_size"), [0], "sweeps.batch.batch_size"),
+])
+def test_schema_rejects_bad_values(path, value, needle):
+    with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
+        cfg.validate(with_change(path, value))
+
+
+def test_schema_rejects_unknown_keys():
+    bad = with_change(("problem", "noise_std"), 0.5)
+    with pytest.raises(cfg.ConfigError, match=r"problem.*noise_std"):
+        cfg.validate(bad)
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    (("sweeps", "batch", "model"), ["huge"], "sweeps.batch.model"),
+    (("figures", "fig2"), "nope", "figures.fig2"),
+    (("models", "nano", "n_head"), 3, "models.nano"),
+])
+def test_cross_key_checks(path, value, needle):
+    with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
+        cfg.validate(with_change(path, value))
+
+
+def test_presets_are_valid():
+    for name in ("config.yaml", "presets/smoke.yaml", "presets/paper.yaml"):
+        cfg.validate(yaml.safe_load((ROOT / name).read_text()))
+
+
+def test_paper_preset_matches_the_paper():
+    paper = yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text())
+    assert paper["problem"] == {"D": 8, "K": 16, "noise_var": 0.25, "task_scale": 1.0, "x_scale": 1.0}
+    assert paper["M"] == [2 ** i for i in range(1, 21)] + ["inf"]
+    assert paper["models"]["base"] == {"n_layer": 8, "n_embd": 128, "n_head": 2}
+    assert paper["train"]["lr"] == 1e-3
+    assert paper["sweeps"]["batch"]["batch_size"] == [256, 512, 1024]
+    assert paper["sweeps"]["batch"]["steps"] == [500000]
+
+
+def test_setting_names_round_trip():
+    s = cfg.Setting("tiny", 64, 6000, 1e-4)
+    assert cfg.Setting.parse(s.name) == s
+    with pytest.raises(cfg.ConfigError):
+        cfg.Setting.parse("tiny-64-6000")
+
+
+def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
+    bad = with_change(("problem", "noise_var"), -1)
+    bad["outdir"] = str(tmp_path / "out")
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    proc = snakemake("-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert "noise_var" in proc.stdout
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])
+def test_dry_run_succeeds_for_every_preset(preset):
+    proc = snakemake("-n", "--configfile", preset)
+    assert "rule train" in proc.stdout or "Nothing to be done" in proc.stdout

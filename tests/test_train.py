@@ -1,0 +1,100 @@
+"""Training: the schedule, learning, kill-and-resume, divergence."""
+import numpy as np
+import pytest
+import torch
+
+from icl_diversity.model import ModelConfig
+from icl_diversity.tasks import eval_set, task_pool
+from icl_diversity.train import TrainConfig, TrainingDiverged, train, triangle_lr
+
+PROBLEM = {"D": 3, "K": 8, "noise_var": 0.25}
+MODEL = ModelConfig(n_dims=3, n_points=8, n_layer=1, n_embd=16, n_head=2)
+POOL = task_pool(4, 3, seed=0)
+EVAL = {"true": eval_set(3, 8, 0.25, 256, 1), "pretrain": eval_set(3, 8, 0.25, 256, 1, pool=POOL, M=4)}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def test_triangle_schedule():
+    lrs = [triangle_lr(s, 100, 1.0) for s in range(100)]
+    assert int(np.argmax(lrs)) == 49 and lrs[49] == pytest.approx(1.0)
+    assert lrs[0] == pytest.approx(0.02) and lrs[-1] == pytest.approx(0.02)
+    assert all(a < b for a, b in zip(lrs[:49], lrs[1:50]))
+    assert all(a > b for a, b in zip(lrs[50:], lrs[51:]))
+
+
+def test_smoke_model_learns_and_beats_predicting_zero():
+    tc = TrainConfig(batch_size=64, steps=600, lr=1e-2, eval_every=200, checkpoint_every=200)
+    out = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+    assert out["loss"][-50:].mean() < 0.7 * out["loss"][:50].mean()
+    ys = EVAL["pretrain"]["ys"]
+    final = out["eval_preds"]["pretrain"][-1]
+    assert np.mean((final - ys) ** 2) < 0.7 * np.mean(ys ** 2)
+    assert list(out["eval_steps"]) == [0, 200, 400, 600]
+    assert out["eval_preds"]["true"].shape == (4, 256, 8)
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_kill_and_resume_equals_uninterrupted(tmp_path, weight_decay):
+    tc = TrainConfig(batch_size=16, steps=60, lr=3e-3, weight_decay=weight_decay,
+                     eval_every=10, checkpoint_every=10)
+    straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+
+    ckpt = tmp_path / "rolling.pt"
+
+    def kill_at_37(step):
+        if step == 37:
+            raise Killed
+    with pytest.raises(Killed):
+        train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False,
+              on_step=kill_at_37)
+    assert ckpt.exists()
+    resumed = train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False)
+
+    for (name, a), b in zip(straight["model"].state_dict().items(), resumed["model"].state_dict().values()):
+        assert torch.equal(a, b), name
+    np.testing.assert_array_equal(straight["loss"], resumed["loss"])
+    np.testing.assert_array_equal(straight["eval_preds"]["true"], resumed["eval_preds"]["true"])
+    np.testing.assert_array_equal(straight["eval_steps"], resumed["eval_steps"])
+
+
+def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    ckpt = tmp_path / "rolling.pt"
+    tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
+
+    def kill(step):
+        if step == 25:
+            raise Killed
+    with pytest.raises(Killed):
+        train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False, on_step=kill)
+    other = TrainConfig(batch_size=16, steps=40, lr=1e-3, eval_every=10, checkpoint_every=10)
+    fresh = train(MODEL, other, PROBLEM, POOL, EVAL, progress_file=False)
+    from_ckpt = train(MODEL, other, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False)
+    np.testing.assert_array_equal(fresh["loss"], from_ckpt["loss"])
+
+
+def test_divergence_stops_with_the_step():
+    tc = TrainConfig(batch_size=16, steps=50, lr=3e-3, eval_every=10, checkpoint_every=10,
+                     max_loss=1e-6)
+    with pytest.raises(TrainingDiverged, match="step 0"):
+        train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+
+
+def test_nan_data_stops_training():
+    bad = np.full_like(POOL, np.nan)
+    tc = TrainConfig(batch_size=16, steps=50, lr=3e-3, eval_every=10, checkpoint_every=10)
+    with pytest.raises(TrainingDiverged, match="diverged at step 0: loss nan"):
+        train(MODEL, tc, PROBLEM, bad, EVAL, progress_file=False)
+
+
+def test_infinite_M_draws_fresh_tasks():
+    tc = TrainConfig(batch_size=16, steps=20, lr=3e-3, eval_every=10, checkpoint_every=10)
+    out = train(MODEL, tc, PROBLEM, None, EVAL, progress_file=False)
+    assert np.isfinite(out["loss"]).all()

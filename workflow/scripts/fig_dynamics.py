@@ -1,0 +1,14 @@
+# Fig 4: Delta^{T_True}_{PT,Ridge} during training, and the step of its minimum vs M.
+import pandas as pd
+
+from icl_diversity.config import Setting
+from icl_diversity.figures import fig_dynamics, save_figure
+from icl_diversity.io import setup_logging
+
+log = setup_logging(snakemake.log[0])
+p = snakemake.params
+fig = fig_dynamics(pd.read_csv(snakemake.input.pt_curves), [Setting.parse(n) for n in p.settings],
+                   p.vary)
+save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
+            snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")
+log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)
