@@ -1,4 +1,6 @@
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 sys.path.insert(0, str(ROOT / "src"))
 
+# What a copy of the workflow needs; tests that touch source files work on a copy, so
+# they never make a real results folder look out of date.
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "presets", "workflow", "src", "envs")
+
 
 def snakemake(*args, cwd=ROOT, check=True):
-    """Run snakemake in the repository; returns the CompletedProcess (stdout+stderr in .stdout)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    """Run snakemake in `cwd` (its own src/ first on the path); returns the
+    CompletedProcess, with stdout and stderr together in .stdout."""
+    env = dict(os.environ, PYTHONPATH=str(Path(cwd) / "src"))
     proc = subprocess.run([SNAKEMAKE, *args], cwd=cwd, env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if check and proc.returncode != 0:
@@ -20,9 +27,34 @@ def snakemake(*args, cwd=ROOT, check=True):
     return proc
 
 
+def planned_jobs(*args, cwd) -> dict[str, int]:
+    """{rule: number of jobs} that a dry run would execute."""
+    out = snakemake("-n", *args, cwd=cwd).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in WORKFLOW_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="session")
-def smoke_outdir(tmp_path_factory):
-    """The whole smoke preset, run once per test session into a fresh folder."""
-    out = tmp_path_factory.mktemp("smoke")
-    snakemake("--cores", "2", "--configfile", "presets/smoke.yaml", "--config", f"outdir={out}")
-    return out
+def smoke_workflow(tmp_path_factory):
+    """A copy of the workflow with the smoke preset run once, end to end.
+    Returns (workflow folder, outdir)."""
+    wf = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    snakemake("--cores", "2", "--configfile", "presets/smoke.yaml", "--config", "outdir=out", cwd=wf)
+    return wf, wf / "out"
+
+
+@pytest.fixture(scope="session")
+def smoke_outdir(smoke_workflow):
+    return smoke_workflow[1]

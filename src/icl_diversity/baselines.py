@@ -6,10 +6,14 @@ Both take xs (N, K, D) and ys (N, K) and return (N, K) predictions where positio
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
-
+# exp() of logits far below the max is both negligible and slow (denormals and
+# underflow cost ~16 ns per element): weights are floored at e^LOGIT_FLOOR of the
+# running max, which adds at most M e^-60 (about 1e-20 at M = 2^20) relative mass.
 LOGIT_FLOOR = -60.0
 
 
@@ -44,6 +48,14 @@ def ridge_predict(xs: np.ndarray, ys: np.ndarray, noise_var: float,
     return np.einsum("nkd,nkd->nk", w_hat, np.asarray(xs, dtype=np.float64))
 
 
+
+def _check_pool(pool, D: int) -> np.ndarray:
+    pool = np.asarray(pool)
+    if pool.ndim != 2 or pool.shape[1] != D or len(pool) == 0:
+        raise ValueError(f"pool must be (M >= 1, D={D}), got {pool.shape}")
+    return pool
+
+
 @torch.no_grad()
 def dmmse_posterior_means(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, noise_var: float,
                           chunk_size: int = 4096, seq_block: int = 64,
@@ -51,51 +63,48 @@ def dmmse_posterior_means(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, nois
     """Posterior mean of w under the uniform prior on `pool`, for every prefix: (N, K, D).
 
     Streams over the pool in chunks of `chunk_size` tasks with a running log-sum-exp,
-    and over sequences in blocks of `seq_block`, so memory is bounded by
-    seq_block * K * chunk_size numbers whatever M is.
+    and over sequences in blocks of `seq_block`, so memory is bounded by about
+    2 * seq_block * K * chunk_size numbers whatever M is.
     """
     xs, ys = _check_sequences(xs, ys)
-    pool = np.asarray(pool)
-    if pool.ndim != 2 or pool.shape[1] != xs.shape[2] or len(pool) == 0:
-        raise ValueError(f"pool must be (M >= 1, D={xs.shape[2]}), got {pool.shape}")
+    N, K, D = xs.shape
+    pool = _check_pool(pool, D)
     if noise_var <= 0:
         raise ValueError(f"dMMSE needs noise_var > 0, got {noise_var}")
-    N, K, D = xs.shape
-    W = torch.from_numpy(pool).to(dtype)
-    X = torch.from_numpy(xs).to(dtype)
-    Y = torch.from_numpy(ys).to(dtype)
-    scale = -0.5 / noise_var
+    M, J = len(pool), K - 1            # J positions 1..K-1 use examples 0..K-2
+    # Scaling x and y by 1/sqrt(2 sigma^2) makes a squared residual directly an
+    # increment of the negative logit.
+    scale = 1.0 / math.sqrt(2.0 * noise_var)
+    X = torch.from_numpy(np.ascontiguousarray(xs[:, :J])).to(dtype) * scale
+    Y = torch.from_numpy(np.ascontiguousarray(ys[:, :J])).to(dtype) * scale
+    W = torch.from_numpy(np.ascontiguousarray(pool)).to(dtype)
+    # A column of ones: one matmul gives both sum_i p_i w_i and sum_i p_i.
+    W1 = torch.cat([W, torch.ones((M, 1), dtype=dtype)], dim=1)
     out = torch.empty((N, K, D), dtype=dtype)
+    out[:, 0] = W.mean(dim=0)                          # no examples yet: the prior mean
     # Work buffers are allocated once: fresh multi-MB tensors per chunk cost more in
     # page faults than the arithmetic does.
-    C = min(chunk_size, len(W))
-    r = torch.empty((seq_block, K, C), dtype=dtype)
-    logits = torch.empty((seq_block, K, C), dtype=dtype)
+    C = min(chunk_size, M)
+    nl = torch.empty((seq_block, J, C), dtype=dtype)   # negative logits
+    p = torch.empty((seq_block, J, C), dtype=dtype)
     for n0 in range(0, N, seq_block):
-        x, y = X[n0:n0 + seq_block], Y[n0:n0 + seq_block]          # (B, K, D), (B, K)
+        x, y = X[n0:n0 + seq_block], Y[n0:n0 + seq_block]      # (B, J, D), (B, J)
         B = x.shape[0]
-        run_max = torch.full((B, K, 1), -torch.inf, dtype=dtype)
-        run_sum = torch.zeros((B, K, 1), dtype=dtype)
-        run_acc = torch.zeros((B, K, D), dtype=dtype)
-        for m0 in range(0, len(W), C):
-            w = W[m0:m0 + C]                                         # (c, D)
-            c = w.shape[0]
-            rr, ll = r[:B, :, :c], logits[:B, :, :c]
-            torch.matmul(x, w.T, out=rr)
-            rr.sub_(y[..., None]).square_()                          # squared residuals
-            # Exclusive prefix sums over examples: position k sees residuals 0..k-1.
-            ll[:, 0].zero_()
-            for k in range(1, K):
-                torch.add(ll[:, k - 1], rr[:, k - 1], alpha=scale, out=ll[:, k])
-            new_max = torch.maximum(run_max, ll.amax(dim=2, keepdim=True))
-            correction = torch.exp(run_max - new_max)                # 0 on the first chunk
-            # Tasks more than LOGIT_FLOOR below the best carry < M * e^-60 of the mass;
-            # flooring them keeps exp out of its (very slow) denormal range.
-            p = ll.sub_(new_max).clamp_min_(LOGIT_FLOOR).exp_()
-            run_sum.mul_(correction).add_(p.sum(dim=2, keepdim=True))
-            run_acc.mul_(correction).add_(torch.matmul(p, w))
+        run_max = torch.full((B, J, 1), -torch.inf, dtype=dtype)
+        run_sums = torch.zeros((B, J, D + 1), dtype=dtype)
+        for m0 in range(0, M, C):
+            c = min(C, M - m0)
+            r, pp = nl[:B, :, :c], p[:B, :, :c]
+            torch.matmul(x, W[m0:m0 + c].T, out=r)
+            r.sub_(y[..., None]).square_()
+            for j in range(1, J):                      # running sum over examples
+                r[:, j].add_(r[:, j - 1])
+            new_max = torch.maximum(run_max, r.amin(dim=2, keepdim=True).neg_())
+            correction = torch.exp(run_max - new_max)  # 0 on the first chunk
+            torch.sub(-new_max, r, out=pp).clamp_min_(LOGIT_FLOOR).exp_()
+            run_sums.mul_(correction).add_(torch.matmul(pp, W1[m0:m0 + c]))
             run_max = new_max
-        out[n0:n0 + B] = run_acc / run_sum
+        out[n0:n0 + B, 1:] = run_sums[..., :D] / run_sums[..., D:]
     return out.numpy()
 
 

@@ -1,5 +1,6 @@
 # Shared names: the output root, the sweep expanded into runs, and the package
 # source files each stage depends on (so editing one module reruns what uses it).
+import json
 import sys
 from pathlib import Path
 
@@ -7,6 +8,12 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from icl_diversity import config as cfg  # noqa: E402
 
 cfg.check(config)
+
+# Sort every mapping of the config by key: Snakemake compares params by their text, so
+# without this, reordering keys in a YAML file would look like a change and retrain.
+_sorted = json.loads(json.dumps(config, sort_keys=True))
+config.clear()
+config.update(_sorted)
 
 OUT = config["outdir"].rstrip("/")
 M_LABELS = cfg.M_labels(config)
