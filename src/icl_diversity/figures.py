@@ -75,12 +75,16 @@ def setting_colors(settings) -> dict[str, tuple]:
 
 # ---------------------------------------------------------------- the M axis
 
-def M_positions(M) -> np.ndarray:
-    """x coordinate of each M: log2 M, and INF_GAP past the largest finite one for inf."""
-    M = np.asarray(M, dtype=float)
-    finite = M[np.isfinite(M)]
-    top = np.log2(finite.max()) if len(finite) else 0.0
-    return np.where(np.isfinite(M), np.log2(np.where(np.isfinite(M), M, 1.0)), top + INF_GAP)
+def pow2(M: float) -> str:
+    """M as a mathtext label: $2^{k}$, or $\\infty$."""
+    return r"$\infty$" if np.isinf(M) else rf"$2^{{{np.log2(M):g}}}$"
+
+
+def M_positions(M, M_grid) -> np.ndarray:
+    """x coordinate of each M: log2 M, and INF_GAP past the grid's largest finite M for inf."""
+    M, M_grid = np.asarray(M, dtype=float), np.asarray(M_grid, dtype=float)
+    x_inf = np.log2(M_grid[np.isfinite(M_grid)].max()) + INF_GAP
+    return np.where(np.isfinite(M), np.log2(np.where(np.isfinite(M), M, 1.0)), x_inf)
 
 
 def format_M_axis(ax, M_grid) -> None:
@@ -88,26 +92,41 @@ def format_M_axis(ax, M_grid) -> None:
     M_grid = np.unique(np.asarray(M_grid, dtype=float))
     finite = M_grid[np.isfinite(M_grid)]
     ticks = list(np.log2(finite)[:: max(1, int(np.ceil(len(finite) / 8)))])
-    labels = [f"$2^{{{t:g}}}$" for t in ticks]
+    labels = [pow2(2.0 ** t) for t in ticks]
     if np.isinf(M_grid).any():
-        x_inf = M_positions([np.inf])[0]
+        x_inf = M_positions([np.inf], M_grid)[0]
         ticks.append(x_inf)
-        labels.append(r"$\infty$")
+        labels.append(pow2(np.inf))
         # a "//" break on the x axis between the finite grid and inf
         x_break = x_inf - INF_GAP / 2
         kw = dict(transform=ax.get_xaxis_transform(), color="0.3", clip_on=False, lw=1)
-        for dx in (-0.12, 0.12):
-            ax.plot([x_break + dx - 0.1, x_break + dx + 0.1], [-0.03, 0.03], **kw)
-        ax.axvspan(x_break - 0.2, x_break + 0.2, color="white", zorder=1.5)
+        for dx in (-0.1, 0.1):
+            ax.plot([x_break + dx - 0.08, x_break + dx + 0.08], [-0.025, 0.025], **kw)
+        ax.axvline(x_break, color="0.6", lw=0.8, ls=(0, (2, 2)), zorder=0)
     ax.set_xticks(ticks, labels)
+    ax.set_xlim(np.log2(finite.min()) - 0.5, max(ticks) + 0.5)
     ax.set_xlabel("number of pretraining tasks M")
 
 
-def plot_vs_M(ax, rows: pd.DataFrame, label: str, **style) -> None:
+def plain_log_y(ax) -> None:
+    """Log y axis labelled 0.3, 0.5, 1 rather than 3x10^-1. Minor ticks are labelled
+    too: all of them on an axis spanning under a decade, 2x and 5x under three."""
+    ax.set_yscale("log")
+
+    def minor(v, _):
+        lo, hi = ax.get_ylim()
+        decades = np.log10(hi / lo)
+        mantissa = round(v / 10 ** np.floor(np.log10(v) + 1e-9))
+        return f"{v:.4g}" if decades < 1 or (decades < 3 and mantissa in (2, 5)) else ""
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.4g}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor))
+
+
+def plot_vs_M(ax, rows: pd.DataFrame, M_grid, label: str, **style) -> None:
     """One curve of value vs M with error bars: a line through the finite M and a lone
     marker at inf (the break is not a line segment)."""
     rows = rows.sort_values("M")
-    x = M_positions(rows["M"])
+    x = M_positions(rows["M"], M_grid)
     finite = np.isfinite(rows["M"]).to_numpy()
     style = dict(dict(marker="o", ms=4, lw=1.5, capsize=0), **style)
     ax.errorbar(x[finite], rows["value"][finite], rows["stderr"][finite], label=label, **style)
@@ -125,6 +144,13 @@ def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
         ax.axvline(x, color="0.4", lw=1, ls="-.", zorder=0)
 
 
+def figure_legend(fig, ax) -> None:
+    """One legend for the whole figure, below the panels, built from `ax`'s curves."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
+               frameon=False, fontsize=9)
+
+
 # ---------------------------------------------------------------- figures
 
 def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame,
@@ -133,8 +159,9 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
     setting, and the baselines in the loss column, vs M. Fig 2 and Fig 3."""
     pt, baselines = with_inf_dmmse(pt), with_inf_dmmse(baselines)
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
-    fig, axes = plt.subplots(2, len(columns), figsize=(3.6 * len(columns), 6.2),
-                             squeeze=False, sharex=True)
+    M_grid = pd.concat([pt["M"], baselines["M"]]).unique()
+    fig, axes = plt.subplots(2, len(columns), figsize=(3.6 * len(columns), 6.6),
+                             squeeze=False, sharex=True, layout="constrained")
     for r, (eval_set, set_label) in enumerate(EVAL_SETS.items()):
         for c, column in enumerate(columns):
             metric, target, ylabel = PANELS[column]
@@ -142,21 +169,24 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
             for s in settings:
                 plot_vs_M(ax, select(pt, setting=s.name, eval_set=eval_set, metric=metric,
                                      target=target, position=0),
-                          labels[s.name], color=colors[s.name])
+                          M_grid, labels[s.name], color=colors[s.name])
             if column == "loss":
                 for est, style in BASELINE_STYLE.items():
                     plot_vs_M(ax, select(baselines, estimator=est, eval_set=eval_set,
-                                         metric=metric, target=target, position=0), est, **style)
+                                         metric=metric, target=target, position=0),
+                              M_grid, est, **style)
             else:
-                ax.set_yscale("log")
-            format_M_axis(ax, pd.concat([pt["M"], baselines["M"]]))
+                plain_log_y(ax)
+            format_M_axis(ax, M_grid)
             shade_past_thresholds(ax, thresholds)
             ax.set_ylabel(ylabel)
             ax.set_title(f"evaluated on {set_label}")
             if r == 0:
                 ax.set_xlabel("")
-    axes[0, 0].legend(loc="best")
-    fig.tight_layout()
+    figure_legend(fig, axes[0, 0])
+    found = thresholds[thresholds["status"] == "found"]
+    fig.suptitle("task-diversity threshold: " + (", ".join(
+        rf"$M\approx2^{{{x:.2f}}}$" for x in found["log2_threshold"]) or "none found"))
     return fig
 
 
@@ -168,48 +198,50 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
     M_all = np.sort(d["M"].unique())
     finite = M_all[np.isfinite(M_all)]
-    norm = matplotlib.colors.Normalize(np.log2(finite.min()), np.log2(finite.max()) + 1e-9)
-    cmap = plt.get_cmap("viridis")
+    # one colour per finite M, in order of log2 M, shown as a discrete colour bar
+    cmap = plt.get_cmap("viridis", len(finite))
+    norm = matplotlib.colors.BoundaryNorm(np.arange(len(finite) + 1) - 0.5, len(finite))
     fig, axes = plt.subplots(1, len(settings) + 1, figsize=(4.2 * (len(settings) + 1), 3.8),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     axes = axes[0]
     for ax, s in zip(axes, settings):
         for M in M_all:
             c = select(d, setting=s.name, M=M).sort_values("step")
             style = (dict(color="black", ls="--", label=r"$M=\infty$") if np.isinf(M)
-                     else dict(color=cmap(norm(np.log2(M)))))
+                     else dict(color=cmap(norm(np.searchsorted(finite, M)))))
             ax.plot(c["step"], c["value"], lw=1.3, **style)
-        ax.set_yscale("log")
+        plain_log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$")
         ax.set_title(labels[s.name])
         if np.isinf(M_all).any():
             ax.legend(loc="upper right")
-    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=list(axes[:-1]), pad=0.01)
-    bar.set_label(r"$\log_2 M$")
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=list(axes[:-1]),
+                       ticks=np.arange(len(finite)))
+    bar.ax.set_yticklabels([pow2(M) for M in finite])
+    bar.set_label("M")
 
     ax = axes[-1]
     for s in settings:
         t_star = [(M, *step_of_minimum(*select(d, setting=s.name, M=M).sort_values("step")
                                        [["step", "value"]].to_numpy().T)) for M in finite]
         M, t, interior = (np.array(v) for v in zip(*t_star))
-        color = colors[s.name]
-        ax.plot(M[interior], t[interior], "o", color=color, label=f"{labels[s.name]}")
-        ax.plot(M[~interior], t[~interior], "o", mfc="none", color=color)
+        interior = interior.astype(bool)
         fit = power_law_fit(M[interior], t[interior])
         if fit is None:
             note = "too few interior minima to fit"
         else:
             b, k = fit
-            x = M[interior]
-            ax.plot(x, k * x ** b, "-", color=color, lw=1)
+            ax.plot(M[interior], k * M[interior] ** b, "-", color=colors[s.name], lw=1)
             note = rf"$t^* \propto M^{{{b:.2f}}}$"
-        ax.plot([], [], " ", label=note)
+        ax.plot(M[interior], t[interior], "o", color=colors[s.name],
+                label=f"{labels[s.name]}: {note}")
+        ax.plot(M[~interior], t[~interior], "o", mfc="none", color=colors[s.name])
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    plain_log_y(ax)
     ax.set_xlabel("number of pretraining tasks M")
     ax.set_ylabel(r"$t^*$ (step of the minimum)")
-    ax.set_title("open: minimum at an end (not fitted)")
+    ax.set_title("open markers: minimum at an end, not fitted")
     ax.legend(loc="best")
     return fig
 
@@ -223,17 +255,13 @@ def positions_M(M_values) -> list[float]:
     return list(dict.fromkeys(pick))
 
 
-def M_title(M: float) -> str:
-    return r"$M=\infty$" if np.isinf(M) else rf"$M=2^{{{np.log2(M):g}}}$"
-
-
 def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str):
     """L/D (noisy y) on T_True vs context position k, one panel per chosen M: PT per
     setting, dMMSE (finite M) and Ridge."""
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
     Ms = positions_M(pt["M"])
-    fig, axes = plt.subplots(1, len(Ms), figsize=(3.4 * len(Ms), 3.4), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(Ms), figsize=(3.4 * len(Ms), 3.8), sharey=True,
+                             squeeze=False, layout="constrained")
     for ax, M in zip(axes[0], Ms):
         def curve(table, label, **style):
             c = select(table, M=M, eval_set="true", metric="loss_per_dim", target="noisy")
@@ -244,11 +272,10 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
             curve(select(pt, setting=s.name), labels[s.name], color=colors[s.name])
         for est, style in BASELINE_STYLE.items():
             curve(select(baselines, estimator=est), est, **style)
-        ax.set_title(M_title(M))
+        ax.set_title(f"M = {pow2(M)}")
         ax.set_xlabel("context position k")
     axes[0, 0].set_ylabel(r"L / D on $T_{\mathrm{True}}$  (noisy y)")
-    axes[0, 0].legend(loc="best")
-    fig.tight_layout()
+    figure_legend(fig, axes[0, 0])
     return fig
 
 

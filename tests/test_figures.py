@@ -1,0 +1,103 @@
+"""The figures stage: its pure helpers, and on the smoke run the test session shares
+(conftest.smoke_workflow, a copy of the workflow outside git) every figure, its
+provenance sidecar, the thresholds table, the software record and the report."""
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake
+from icl_diversity.figures import M_positions, positions_M, with_inf_dmmse
+from icl_diversity.provenance import git_state, sha256
+
+PRESET = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+FIGURES = list(PRESET["figures"])
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def test_inf_sits_past_the_largest_finite_M():
+    grid = [2, 16, np.inf]
+    assert list(M_positions([16, np.inf, 2], grid)) == [4.0, 6.0, 1.0]
+    assert positions_M([2, 4, 8, 16, 32, np.inf, 2]) == [2, 8, 32, np.inf]
+
+
+def test_git_state_names_the_checked_out_commit():
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    state = git_state(ROOT)
+    assert state["commit"] == head and isinstance(state["dirty"], bool)
+    assert git_state("/") == {"commit": None, "dirty": None}
+
+
+def test_dmmse_at_inf_is_ridge():
+    t = pd.DataFrame(dict(estimator=["Ridge", "Ridge", "PT", "PT"], M=[np.inf, 2.0, np.inf, np.inf],
+                          metric=["loss_per_dim", "loss_per_dim", "delta_ridge", "loss_per_dim"],
+                          value=[1.0, 2.0, 3.0, 4.0]))
+    filled = with_inf_dmmse(t)
+    assert len(filled) == 6
+    assert filled.query("estimator == 'dMMSE'")[["M", "value"]].values.tolist() == [[np.inf, 1.0]]
+    assert filled.query("metric == 'delta_dmmse'")["value"].tolist() == [3.0]
+    assert len(with_inf_dmmse(filled)) == 6   # idempotent
+
+
+# ---------------------------------------------------------------- the smoke run
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_each_figure_is_a_non_empty_pdf_and_png_with_the_config_hash(smoke_outdir, name):
+    from PIL import Image
+    smoke = smoke_outdir
+    pdf, png = smoke / "figures" / f"{name}.pdf", smoke / "figures" / f"{name}.png"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5000
+    with Image.open(png) as im:
+        assert im.format == "PNG" and min(im.size) > 300
+        png_hash = im.text["config_hash"]
+    side = json.loads((smoke / "figures" / f"{name}.json").read_text())
+    assert png_hash == side["config_hash"] and len(png_hash) == 12
+    assert f"config_hash={png_hash}".encode() in pdf.read_bytes()
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_provenance_sidecar_matches_the_files_on_disk(smoke_workflow, name):
+    wf, smoke = smoke_workflow
+    side = json.loads((smoke / "figures" / f"{name}.json").read_text())
+    tables = [Path(f["path"]).name for f in side["inputs"] if f["path"].endswith(".csv")]
+    assert tables, "a figure must record the tables it read"
+    assert {Path(f["path"]).name for f in side["outputs"]} == {f"{name}.pdf", f"{name}.png"}
+    for f in side["inputs"] + side["outputs"]:
+        path = wf / f["path"]   # relative paths are relative to the workflow folder
+        assert sha256(path) == f["sha256"], f"{path} changed since {name} was drawn"
+    assert set(side["git"]) == {"commit", "dirty"}   # None here: the copy is not in git
+
+
+def test_thresholds_table_has_one_row_per_sweep_group(smoke_outdir):
+    t = pd.read_csv(smoke_outdir / "tables" / "thresholds.csv")
+    assert sorted(t["group"]) == sorted(PRESET["sweeps"])
+    assert set(t["status"]) <= {"found", "none found"}
+    found = t[t["status"] == "found"]
+    assert np.allclose(2 ** found["log2_threshold"], found["threshold_M"])
+    assert t.loc[t["status"] != "found", "log2_threshold"].isna().all()
+
+
+def test_software_record(smoke_outdir):
+    record = json.loads((smoke_outdir / "provenance" / "software.json").read_text())
+    side = json.loads((smoke_outdir / "figures" / f"{FIGURES[0]}.json").read_text())
+    assert record["config_hash"] == side["config_hash"]
+    for key in ("python", "torch", "numpy", "snakemake", "git_commit", "git_dirty", "cuda_device"):
+        assert key in record
+    assert record["torch"] and record["snakemake"]
+
+
+def test_report_builds(smoke_workflow):
+    wf, smoke = smoke_workflow
+    report = smoke / "report.html"
+    snakemake("--report", str(report), "--configfile", "presets/smoke.yaml",
+              "--config", "outdir=out", cwd=wf)
+    html = report.read_text(errors="replace")
+    assert report.stat().st_size > 10_000
+    for name in FIGURES + ["software.html"]:
+        assert name in html
