@@ -4,11 +4,17 @@ the same size), in one process on the same data. Prints medians and the ratio.
 
     .venv/bin/python benchmarks/bench_train.py                       # base model, batch 256
     .venv/bin/python benchmarks/bench_train.py --model 4 32 2 --batch 64 --D 4
+    .venv/bin/python benchmarks/bench_train.py --model 4 32 2 --batch 64 --D 4 --side-by-side
+
+--side-by-side compares, for the workflow's model only, one job with 2 threads against
+two 1-thread jobs running at the same time (total steps/s of the machine).
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -78,13 +84,20 @@ def main():
     ap.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--side-by-side", action="store_true")
+    ap.add_argument("--only-workflow", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.side_by_side:
+        return side_by_side(args)
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.D, args.K, *args.model)
     batches = [tuple(torch.from_numpy(a) for a in train_batch(s, args.batch, args.D, args.K, 0.25, 0, None))
                for s in range(args.steps + 3)]
     torch.manual_seed(0)
     models = {"workflow (SDPA)": ICLTransformer(cfg), "reference (nn.MultiheadAttention)": ReferenceModel(cfg)}
+    if args.only_workflow:
+        print(f"RATE {statistics.median(steps_per_second(models['workflow (SDPA)'], batches) for _ in range(args.repeats))}")
+        return
     rates = {name: [] for name in models}
     for _ in range(args.repeats):           # interleaved, so drift in machine load hits both
         for name, model in models.items():
@@ -96,6 +109,25 @@ def main():
         print(f"  {name:36s} median {med[name]:7.2f} steps/s  (min {min(r):.2f}, max {max(r):.2f})")
     a, b = med.values()
     print(f"  ratio workflow / reference: {a / b:.2f}x")
+
+
+def side_by_side(args):
+    """Total throughput: one 2-thread process vs two 1-thread processes at once."""
+    base = [sys.executable, __file__, "--only-workflow", "--model", *map(str, args.model),
+            "--batch", str(args.batch), "--D", str(args.D), "--K", str(args.K),
+            "--steps", str(args.steps), "--repeats", str(args.repeats)]
+
+    def run(n_procs, threads):
+        procs = [subprocess.Popen(base + ["--threads", str(threads)], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n_procs)]
+        return [float(p.communicate()[0].split("RATE")[1]) for p in procs]
+    one = run(1, 2)
+    two = run(2, 1)
+    print(f"model {args.model[0]}/{args.model[1]}/{args.model[2]}, batch {args.batch}, D={args.D}, "
+          f"K={args.K}: median steps/s over {args.repeats} repeats x {args.steps} steps")
+    print(f"  one job, 2 threads:        {one[0]:7.2f} steps/s in total")
+    print(f"  two jobs, 1 thread each:   {sum(two):7.2f} steps/s in total ({two[0]:.2f} + {two[1]:.2f})")
+    print(f"  ratio two 1-thread jobs / one 2-thread job: {sum(two) / one[0]:.2f}x")
 
 
 if __name__ == "__main__":
