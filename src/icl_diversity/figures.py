@@ -274,6 +274,7 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
             curve(select(baselines, estimator=est), est, **style)
         ax.set_title(f"M = {pow2(M)}")
         ax.set_xlabel("context position k")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[0, 0].set_ylabel(r"L / D on $T_{\mathrm{True}}$  (noisy y)")
     figure_legend(fig, axes[0, 0])
     return fig
