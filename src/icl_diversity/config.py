@@ -84,16 +84,6 @@ def check(config: dict) -> None:
         raise ConfigError("train.eval_every and train.checkpoint_every must be >= 1")
 
 
-def load(path: str | Path, overrides: dict | None = None) -> dict:
-    """Read and validate a config file outside Snakemake (tests, benchmarks)."""
-    import jsonschema
-    config = yaml.safe_load(Path(path).read_text())
-    if overrides:
-        config.update(overrides)
-    validate(config)
-    return config
-
-
 def validate(config: dict) -> dict:
     """Schema validation with defaults filled in, then the cross-key checks."""
     import jsonschema
