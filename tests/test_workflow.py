@@ -4,7 +4,7 @@ import yaml
 import pandas as pd
 import pytest
 
-from conftest import planned_jobs, snakemake
+from conftest import planned_jobs
 
 SMOKE = ("--configfile", "presets/smoke.yaml", "--config", "outdir=out")
 
