@@ -36,6 +36,8 @@ def main():
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=None, help="chunk_size (default: the function's)")
+    ap.add_argument("--seq-block", type=int, default=None, help="seq_block (default: the function's)")
+    ap.add_argument("--device", default="cpu", help="where the arithmetic runs, e.g. cuda")
     ap.add_argument("--pretrain", action="store_true",
                     help="evaluate on tasks from the pool (T_Pretrain) instead of T_True")
     args = ap.parse_args()
@@ -47,8 +49,11 @@ def main():
     kwargs = {"dtype": getattr(torch, args.dtype)}
     if args.chunk:
         kwargs["chunk_size"] = args.chunk
+    if args.seq_block:
+        kwargs["seq_block"] = args.seq_block
+    kwargs["device"] = args.device
     print(f"M={args.M} D={args.D} K={args.K} n={args.n} dtype={args.dtype} "
-          f"threads={args.threads} set={'T_Pretrain' if args.pretrain else 'T_True'}")
+          f"threads={args.threads} device={args.device} set={'T_Pretrain' if args.pretrain else 'T_True'}")
     print(f"peak RSS before: {maxrss_mib():.0f} MiB")
 
     times = []
@@ -63,6 +68,8 @@ def main():
     print(f"median wall time: {med:.2f} s over {args.repeats} repeat(s) "
           f"({1e9 * med / triples:.3f} ns per (sequence, position, task))")
     print(f"peak RSS: {maxrss_mib():.0f} MiB")
+    if args.device.startswith("cuda"):
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
     # a cheap sanity number: loss vs noiseless target, so runs can be compared
     target = np.einsum("nkd,nd->nk", s["xs"], s["ws"])
     print(f"dMMSE L/D vs w.x: {((pred - target) ** 2).mean() / args.D:.6f}")

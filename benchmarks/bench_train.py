@@ -60,18 +60,26 @@ class ReferenceModel(nn.Module):
         return self.read_out(self.ln_f(h))[:, ::2, 0]
 
 
-def steps_per_second(model, batches, warmup=3):
+def steps_per_second(model, batches, warmup=3, bf16=False):
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    device = next(model.parameters()).device
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     def step(xs, ys):
-        loss = F.mse_loss(model(xs, ys), ys)
+        with autocast:
+            loss = F.mse_loss(model(xs, ys).float(), ys)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
     for xs, ys in batches[:warmup]:
         step(xs, ys)
+    sync()
     t = time.perf_counter()
     for xs, ys in batches[warmup:]:
         step(xs, ys)
+    sync()
     return (len(batches) - warmup) / (time.perf_counter() - t)
 
 
@@ -85,25 +93,28 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--side-by-side", action="store_true")
+    ap.add_argument("--device", default="cpu", help="e.g. cuda")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast (as train.bf16 does on CUDA)")
     ap.add_argument("--only-workflow", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side_by_side:
         return side_by_side(args)
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.D, args.K, *args.model)
-    batches = [tuple(torch.from_numpy(a) for a in train_batch(s, args.batch, args.D, args.K, 0.25, 0, None))
+    batches = [tuple(torch.from_numpy(a).to(args.device) for a in train_batch(s, args.batch, args.D, args.K, 0.25, 0, None))
                for s in range(args.steps + 3)]
     torch.manual_seed(0)
-    models = {"workflow (SDPA)": ICLTransformer(cfg), "reference (nn.MultiheadAttention)": ReferenceModel(cfg)}
+    models = {"workflow (SDPA)": ICLTransformer(cfg).to(args.device),
+              "reference (nn.MultiheadAttention)": ReferenceModel(cfg).to(args.device)}
     if args.only_workflow:
-        print(f"RATE {statistics.median(steps_per_second(models['workflow (SDPA)'], batches) for _ in range(args.repeats))}")
+        print(f"RATE {statistics.median(steps_per_second(models['workflow (SDPA)'], batches, bf16=args.bf16) for _ in range(args.repeats))}")
         return
     rates = {name: [] for name in models}
     for _ in range(args.repeats):           # interleaved, so drift in machine load hits both
         for name, model in models.items():
-            rates[name].append(steps_per_second(model, batches))
+            rates[name].append(steps_per_second(model, batches, bf16=args.bf16))
     print(f"model {args.model[0]}/{args.model[1]}/{args.model[2]}, batch {args.batch}, D={args.D}, "
-          f"K={args.K}, {args.threads} thread(s), {args.repeats} repeats x {args.steps} steps")
+          f"K={args.K}, {args.device}{' bf16' if args.bf16 else ''}, {args.threads} thread(s), {args.repeats} repeats x {args.steps} steps")
     med = {name: statistics.median(r) for name, r in rates.items()}
     for name, r in rates.items():
         print(f"  {name:36s} median {med[name]:7.2f} steps/s  (min {min(r):.2f}, max {max(r):.2f})")

@@ -59,12 +59,14 @@ def _check_pool(pool, D: int) -> np.ndarray:
 @torch.no_grad()
 def dmmse_posterior_means(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, noise_var: float,
                           chunk_size: int = 4096, seq_block: int = 64,
-                          dtype: torch.dtype = torch.float64) -> np.ndarray:
+                          dtype: torch.dtype = torch.float64,
+                          device: str | torch.device = "cpu") -> np.ndarray:
     """Posterior mean of w under the uniform prior on `pool`, for every prefix: (N, K, D).
 
     Streams over the pool in chunks of `chunk_size` tasks with a running log-sum-exp,
     and over sequences in blocks of `seq_block`, so memory is bounded by about
-    2 * seq_block * K * chunk_size numbers whatever M is.
+    2 * seq_block * K * chunk_size numbers whatever M is. `device` (e.g. "cuda") is
+    where the arithmetic runs; inputs and result stay numpy arrays.
     """
     xs, ys = _check_sequences(xs, ys)
     N, K, D = xs.shape
@@ -75,23 +77,23 @@ def dmmse_posterior_means(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, nois
     # Scaling x and y by 1/sqrt(2 sigma^2) makes a squared residual directly an
     # increment of the negative logit.
     scale = 1.0 / math.sqrt(2.0 * noise_var)
-    X = torch.from_numpy(np.ascontiguousarray(xs[:, :J])).to(dtype) * scale
-    Y = torch.from_numpy(np.ascontiguousarray(ys[:, :J])).to(dtype) * scale
-    W = torch.from_numpy(np.ascontiguousarray(pool)).to(dtype)
+    X = torch.from_numpy(np.ascontiguousarray(xs[:, :J])).to(device, dtype) * scale
+    Y = torch.from_numpy(np.ascontiguousarray(ys[:, :J])).to(device, dtype) * scale
+    W = torch.from_numpy(np.ascontiguousarray(pool)).to(device, dtype)
     # A column of ones: one matmul gives both sum_i p_i w_i and sum_i p_i.
-    W1 = torch.cat([W, torch.ones((M, 1), dtype=dtype)], dim=1)
-    out = torch.empty((N, K, D), dtype=dtype)
+    W1 = torch.cat([W, torch.ones((M, 1), dtype=dtype, device=device)], dim=1)
+    out = torch.empty((N, K, D), dtype=dtype, device=device)
     out[:, 0] = W.mean(dim=0)                          # no examples yet: the prior mean
     # Work buffers are allocated once: fresh multi-MB tensors per chunk cost more in
     # page faults than the arithmetic does.
     C = min(chunk_size, M)
-    nl = torch.empty((seq_block, J, C), dtype=dtype)   # negative logits
-    p = torch.empty((seq_block, J, C), dtype=dtype)
+    nl = torch.empty((seq_block, J, C), dtype=dtype, device=device)   # negative logits
+    p = torch.empty((seq_block, J, C), dtype=dtype, device=device)
     for n0 in range(0, N, seq_block):
         x, y = X[n0:n0 + seq_block], Y[n0:n0 + seq_block]      # (B, J, D), (B, J)
         B = x.shape[0]
-        run_max = torch.full((B, J, 1), -torch.inf, dtype=dtype)
-        run_sums = torch.zeros((B, J, D + 1), dtype=dtype)
+        run_max = torch.full((B, J, 1), -torch.inf, dtype=dtype, device=device)
+        run_sums = torch.zeros((B, J, D + 1), dtype=dtype, device=device)
         for m0 in range(0, M, C):
             c = min(C, M - m0)
             r, pp = nl[:B, :, :c], p[:B, :, :c]
@@ -105,12 +107,13 @@ def dmmse_posterior_means(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, nois
             run_sums.mul_(correction).add_(torch.matmul(pp, W1[m0:m0 + c]))
             run_max = new_max
         out[n0:n0 + B, 1:] = run_sums[..., :D] / run_sums[..., D:]
-    return out.numpy()
+    return out.cpu().numpy()
 
 
 def dmmse_predict(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, noise_var: float,
                   chunk_size: int = 4096, seq_block: int = 64,
-                  dtype: torch.dtype = torch.float64) -> np.ndarray:
+                  dtype: torch.dtype = torch.float64,
+                  device: str | torch.device = "cpu") -> np.ndarray:
     """dMMSE predictions (N, K); position 0 predicts with the pool mean."""
-    w_hat = dmmse_posterior_means(xs, ys, pool, noise_var, chunk_size, seq_block, dtype)
+    w_hat = dmmse_posterior_means(xs, ys, pool, noise_var, chunk_size, seq_block, dtype, device)
     return np.einsum("nkd,nkd->nk", w_hat, np.asarray(xs, dtype=w_hat.dtype))
