@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_dmmse.py                 # M = 2^20, 4096 sequences
     .venv/bin/python benchmarks/bench_dmmse.py --n 256 --repeats 3
+    .venv/bin/python benchmarks/bench_dmmse.py --backend torch      # the torch code
+    PYTHONPATH=src python3 benchmarks/bench_dmmse.py --device cuda --seq-block 256 --chunk 65536
 
 Peak memory is the process's maximum resident set size (ru_maxrss), which covers
 torch's allocations as well as numpy's; the baseline before the first call is
@@ -38,6 +40,7 @@ def main():
     ap.add_argument("--chunk", type=int, default=None, help="chunk_size (default: the function's)")
     ap.add_argument("--seq-block", type=int, default=None, help="seq_block (default: the function's)")
     ap.add_argument("--device", default="cpu", help="where the arithmetic runs, e.g. cuda")
+    ap.add_argument("--backend", default="auto", choices=["auto", "native", "torch"])
     ap.add_argument("--pretrain", action="store_true",
                     help="evaluate on tasks from the pool (T_Pretrain) instead of T_True")
     args = ap.parse_args()
@@ -52,8 +55,9 @@ def main():
     if args.seq_block:
         kwargs["seq_block"] = args.seq_block
     kwargs["device"] = args.device
+    kwargs["backend"] = args.backend
     print(f"M={args.M} D={args.D} K={args.K} n={args.n} dtype={args.dtype} "
-          f"threads={args.threads} device={args.device} set={'T_Pretrain' if args.pretrain else 'T_True'}")
+          f"threads={args.threads} device={args.device} backend={args.backend} set={'T_Pretrain' if args.pretrain else 'T_True'}")
     print(f"peak RSS before: {maxrss_mib():.0f} MiB")
 
     times = []

@@ -9,7 +9,8 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
-from icl_diversity.baselines import dmmse_predict, ridge_predict
+from icl_diversity import native
+from icl_diversity.baselines import dmmse_predict, ridge_predict, spatial_order
 from icl_diversity.tasks import eval_set, task_pool
 
 D, K, NOISE = 8, 16, 0.25
@@ -77,44 +78,63 @@ def test_ridge_position_zero_is_prior_mean():
 
 
 # ---------------------------------------------------------------- dMMSE, float64
+# Every test runs both backends: the torch code and the C kernel (icl_diversity.native).
+# chunk_size/seq_block are set small so that the kernel's chunking, padding and
+# pruning all happen on pools of a few hundred tasks.
+
+@pytest.fixture(params=["torch", "native"])
+def backend(request):
+    if request.param == "native" and native.load("float64") is None:
+        pytest.skip("no C compiler on this machine (test_native_kernel_builds checks)")
+    return request.param
+
+
+def test_native_kernel_builds():
+    # A machine with a C compiler must get the kernel: a broken build would otherwise
+    # only show as skipped tests and a slow workflow.
+    if not native._compilers():
+        pytest.skip("no C compiler on this machine")
+    assert native.load("float64") is not None
+    assert native.load("float32") is not None
+
 
 @pytest.mark.parametrize("M", [1, 2, 37, 1000, 3000])
 @pytest.mark.parametrize("chunk", [1, 7, "M", "2M"])
-def test_dmmse_matches_bruteforce(M, chunk):
+def test_dmmse_matches_bruteforce(M, chunk, backend):
     if chunk == 1 and M > 1000:
         pytest.skip("chunk 1 over 3000 tasks is slow and adds nothing over M=1000")
     chunk = {"M": M, "2M": 2 * M}.get(chunk, chunk)
     xs, ys, pool = data(M, 6, seed=M)
-    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=chunk)
+    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=chunk, backend=backend)
     assert got.dtype == np.float64
     assert_close(got, dmmse_reference(xs, ys, pool, NOISE), 1e-9)
 
 
 @pytest.mark.parametrize("M", [16, 2048])
-def test_dmmse_on_pretraining_tasks(M):
+def test_dmmse_on_pretraining_tasks(M, backend):
     # the true task is in the pool: the posterior collapses onto it, so exp() sees
     # logit gaps of hundreds and most tasks are pruned after a few positions
     xs, ys, pool = data(M, 8, seed=5, in_pool=True)
-    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=300)
+    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=300, backend=backend)
     assert_close(got, dmmse_reference(xs, ys, pool, NOISE), 1e-9)
 
 
-def test_dmmse_sequence_blocks_do_not_matter():
+def test_dmmse_sequence_blocks_do_not_matter(backend):
     xs, ys, pool = data(500, 10, seed=6)
-    a = dmmse_predict(xs, ys, pool, NOISE, chunk_size=64, seq_block=3)
-    b = dmmse_predict(xs, ys, pool, NOISE, chunk_size=64, seq_block=64)
+    a = dmmse_predict(xs, ys, pool, NOISE, chunk_size=64, seq_block=3, backend=backend)
+    b = dmmse_predict(xs, ys, pool, NOISE, chunk_size=64, seq_block=64, backend=backend)
     assert_close(a, b, 1e-12)
 
 
-def test_dmmse_position_zero_is_pool_mean():
+def test_dmmse_position_zero_is_pool_mean(backend):
     xs, ys, pool = data(300, 5, seed=7)
-    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=64)
+    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=64, backend=backend)
     expected = xs[:, 0].astype(np.float64) @ pool.astype(np.float64).mean(axis=0)
     np.testing.assert_allclose(got[:, 0], expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", ["ys_x1e3", "pool_far", "tiny_noise"])
-def test_dmmse_extreme_residuals(case):
+def test_dmmse_extreme_residuals(case, backend):
     # logits of -1e8 and worse: a plain exp() underflows every task to 0 and 0/0 = NaN
     xs, ys, pool = data(200, 5, seed=8)
     noise = NOISE
@@ -127,27 +147,86 @@ def test_dmmse_extreme_residuals(case):
     ref = dmmse_reference(xs, ys, pool, noise)
     assert np.all(np.isfinite(ref))
     for chunk in (7, 200):
-        assert_close(dmmse_predict(xs, ys, pool, noise, chunk_size=chunk), ref, 1e-9)
+        got = dmmse_predict(xs, ys, pool, noise, chunk_size=chunk, backend=backend)
+        assert_close(got, ref, 1e-9)
 
 
-def test_dmmse_m1_is_the_single_task():
+def test_dmmse_m1_is_the_single_task(backend):
     xs, ys, pool = data(1, 4, seed=9)
-    got = dmmse_predict(xs, ys, pool, NOISE)
+    got = dmmse_predict(xs, ys, pool, NOISE, backend=backend)
     np.testing.assert_allclose(got, xs.astype(np.float64) @ pool[0].astype(np.float64),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 3, 8, 9])
+def test_dmmse_other_dimensions(dim, backend):
+    # the kernel has code specialised for some D (1, 2, 4, 8, ...) and a generic path
+    pool = task_pool(700, dim, 11)
+    s = eval_set(dim, 12, NOISE, 5, 11)
+    got = dmmse_predict(s["xs"], s["ys"], pool, NOISE, chunk_size=48, seq_block=2,
+                        backend=backend)
+    assert_close(got, dmmse_reference(s["xs"], s["ys"], pool, NOISE), 1e-9)
+
+
+def test_dmmse_backends_agree_at_scale():
+    # 2^15 tasks in the default blocking: the kernel prunes most of the pool at late
+    # positions, on T_True and on T_Pretrain
+    if native.load("float64") is None:
+        pytest.skip("no C compiler on this machine")
+    pool = task_pool(2 ** 15, D, 12)
+    for in_pool in (False, True):
+        s = eval_set(D, K, NOISE, 24, 12, pool=pool if in_pool else None,
+                     M=2 ** 15 if in_pool else None)
+        a = dmmse_predict(s["xs"], s["ys"], pool, NOISE, backend="torch")
+        b = dmmse_predict(s["xs"], s["ys"], pool, NOISE, backend="native")
+        assert_close(b, a, 1e-10)
+
+
+def test_dmmse_auto_falls_back_to_torch(monkeypatch):
+    xs, ys, pool = data(50, 4, seed=13)
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setattr(native, "_compilers", lambda: [])
+    got = dmmse_predict(xs, ys, pool, NOISE)                     # auto: torch
+    assert_close(got, dmmse_reference(xs, ys, pool, NOISE), 1e-9)
+    with pytest.raises(RuntimeError, match="torch backend"):
+        dmmse_predict(xs, ys, pool, NOISE, backend="native")
+
+
+def test_dmmse_backend_arguments():
+    xs, ys, pool = data(10, 2)
+    with pytest.raises(ValueError, match="backend"):
+        dmmse_predict(xs, ys, pool, NOISE, backend="fast")
+    with pytest.raises(ValueError, match="CPU"):
+        dmmse_predict(xs, ys, pool, NOISE, backend="native", device="meta")
+    with pytest.raises(ValueError, match="float32 or float64"):
+        dmmse_predict(xs, ys, pool, NOISE, backend="native", dtype=torch.float16)
+
+
+def test_spatial_order_is_a_permutation():
+    pool = task_pool(5000, D, 14)
+    order = spatial_order(pool)
+    assert np.array_equal(np.sort(order), np.arange(5000))
+    assert np.array_equal(order, spatial_order(pool))           # deterministic
+    # neighbours in the order are closer in w-space than random pairs
+    ordered = pool[order]
+    near = np.linalg.norm(np.diff(ordered, axis=0), axis=1).mean()
+    rand = np.linalg.norm(np.diff(pool, axis=0), axis=1).mean()
+    assert near < 0.8 * rand
 
 
 # ---------------------------------------------------------------- dMMSE, float32
 
 @pytest.mark.parametrize("M", [37, 3000])
-def test_dmmse_float32(M):
+def test_dmmse_float32(M, backend):
     # float32 logits carry an absolute error of about eps32 * |logit| per addition,
     # i.e. ~1e-6 * (a few tens) for the tasks that matter (logits within ~50 of the
     # max on unit-scale data), so the softmax weights are off by ~1e-5 relative;
     # 1e-4 of the prediction scale leaves a margin of ten. (float32 is not offered
     # as exact on badly scaled data: there the logits themselves reach 1e7.)
     xs, ys, pool = data(M, 6, seed=10)
-    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=256, dtype=torch.float32)
+    got = dmmse_predict(xs, ys, pool, NOISE, chunk_size=256, dtype=torch.float32,
+                        backend=backend)
+    assert got.dtype == np.float32
     assert_close(got, dmmse_reference(xs, ys, pool, NOISE), 1e-4)
 
 

@@ -7,10 +7,11 @@ rule baselines:
         pool=pool_input,
         true=f"{OUT}/eval/true.npz",
         pretrain=pretrain_eval_input,
-        code=pkg("tasks.py", "baselines.py", "metrics.py"),
+        code=pkg("tasks.py", "baselines.py", "native.py", "_dmmse.c", "metrics.py"),
     params:
         problem=PROBLEM,
         chunk=config["eval"]["dmmse_chunk"],
+        backend=config["eval"]["dmmse_backend"],
     threads: 2
     log:
         f"{OUT}/logs/baselines/M{{M}}.log",
