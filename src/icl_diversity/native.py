@@ -148,6 +148,10 @@ def dmmse_sums(X: np.ndarray, Y: np.ndarray, WT: np.ndarray, floor: float, chunk
     assert all(a.dtype == X.dtype and a.flags.c_contiguous for a in (X, Y, WT))
     if not -80.0 <= floor < 0.0:
         raise ValueError(f"floor must be in [-80, 0), got {floor}")
+    # the kernel keeps seq_block numbers on its stack and task offsets in int32
+    if not (1 <= chunk <= 2 ** 24 and 1 <= seq_block <= 4096):
+        raise ValueError(f"need 1 <= chunk <= 2^24 and 1 <= seq_block <= 4096, "
+                         f"got {chunk} and {seq_block}")
     sums = np.empty((N, J, D + 1), dtype=np.float64)
     ref = np.empty((N, J), dtype=X.dtype)
     ptr = lambda a: a.ctypes.data_as(ctypes.c_void_p)   # noqa: E731
