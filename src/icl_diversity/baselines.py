@@ -57,6 +57,25 @@ def ridge_predict(xs: np.ndarray, ys: np.ndarray, noise_var: float,
     return np.einsum("nkd,nkd->nk", w_hat, np.asarray(xs, dtype=np.float64))
 
 
+def resolve_backend(backend: str = "auto", dtype: torch.dtype = torch.float64,
+                    device: str | torch.device = "cpu") -> str:
+    """The dMMSE code that `backend` means here: "native" or "torch" (see
+    dmmse_posterior_means). "auto" builds the C kernel if needed and picks it when it
+    builds, the arithmetic is on the CPU and dtype is float32 or float64."""
+    if backend not in ("auto", "torch", "native"):
+        raise ValueError(f"backend must be 'auto', 'torch' or 'native', got {backend!r}")
+    on_cpu = torch.device(device).type == "cpu"
+    if backend == "native":
+        if not on_cpu:
+            raise ValueError(f"the native dMMSE kernel runs on the CPU, not on {device}")
+        if dtype not in NATIVE_DTYPES:
+            raise ValueError(f"the native dMMSE kernel takes float32 or float64, not {dtype}")
+        return "native"
+    if backend == "auto" and on_cpu and dtype in NATIVE_DTYPES \
+            and native.load(NATIVE_DTYPES[dtype]) is not None:
+        return "native"
+    return "torch"
+
 
 def _check_pool(pool, D: int) -> np.ndarray:
     pool = np.asarray(pool)
@@ -82,28 +101,21 @@ def dmmse_posterior_means(xs: np.ndarray, ys: np.ndarray, pool: np.ndarray, nois
     `backend`: "torch" (the tensor code below, any device), "native" (the fused C kernel
     of icl_diversity.native: one pass over the data instead of ~9, and tasks whose
     weight is below e^LOGIT_FLOOR skipped; CPU only) or "auto" (native on the CPU when a
-    C compiler builds it, else torch). Both agree to ~1e-12 in float64.
+    C compiler builds it, else torch; resolve_backend). Both agree to ~1e-10 in float64.
     """
     xs, ys = _check_sequences(xs, ys)
     N, K, D = xs.shape
     pool = _check_pool(pool, D)
     if noise_var <= 0:
         raise ValueError(f"dMMSE needs noise_var > 0, got {noise_var}")
-    if backend not in ("auto", "torch", "native"):
-        raise ValueError(f"backend must be 'auto', 'torch' or 'native', got {backend!r}")
+    use = resolve_backend(backend, dtype, device)
     M, J = len(pool), K - 1            # J positions 1..K-1 use examples 0..K-2
     # Scaling x and y by 1/sqrt(2 sigma^2) makes a squared residual directly an
     # increment of the negative logit.
     scale = 1.0 / math.sqrt(2.0 * noise_var)
-    on_cpu = torch.device(device).type == "cpu"
-    if backend == "native" and not on_cpu:
-        raise ValueError(f"the native dMMSE kernel runs on the CPU, not on {device}")
-    if backend != "torch" and on_cpu and J > 0 and dtype in NATIVE_DTYPES:
-        if backend == "native" or native.load(NATIVE_DTYPES[dtype]) is not None:
-            return _dmmse_native(xs, ys, pool, scale, NATIVE_DTYPES[dtype],
-                                 chunk_size or NATIVE_BLOCKING[0], seq_block or NATIVE_BLOCKING[1])
-    elif backend == "native":
-        raise ValueError(f"the native dMMSE kernel takes float32 or float64, not {dtype}")
+    if use == "native" and J > 0:
+        return _dmmse_native(xs, ys, pool, scale, NATIVE_DTYPES[dtype],
+                             chunk_size or NATIVE_BLOCKING[0], seq_block or NATIVE_BLOCKING[1])
     X = torch.from_numpy(np.ascontiguousarray(xs[:, :J])).to(device, dtype) * scale
     Y = torch.from_numpy(np.ascontiguousarray(ys[:, :J])).to(device, dtype) * scale
     W = torch.from_numpy(np.ascontiguousarray(pool)).to(device, dtype)
@@ -159,12 +171,12 @@ def spatial_order(pool: np.ndarray, bits: int = 3) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
-def _dmmse_native(xs, ys, pool, scale: float, dtype: str, chunk: int, seq_block: int) -> np.ndarray:
+def _dmmse_native(xs, ys, pool, scale: float, dtype: str, chunk: int,
+                  seq_block: int) -> np.ndarray:
     N, K, D = xs.shape
     J = K - 1
     X = np.ascontiguousarray(xs[:, :J], dtype=dtype) * np.array(scale, dtype=dtype)
     Y = np.ascontiguousarray(ys[:, :J], dtype=dtype) * np.array(scale, dtype=dtype)
-    pool = np.asarray(pool)
     ordered = pool[spatial_order(pool)] if D * 3 <= 62 else pool   # 3 bits per dimension
     WT = np.ascontiguousarray(ordered.astype(dtype).T)
     sums, _ = native.dmmse_sums(X, Y, WT, LOGIT_FLOOR, chunk, seq_block, torch.get_num_threads())

@@ -2,8 +2,7 @@ import time
 
 import torch
 
-from icl_diversity import native
-from icl_diversity.baselines import dmmse_predict, ridge_predict
+from icl_diversity.baselines import dmmse_predict, resolve_backend, ridge_predict
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.metrics import estimator_rows, to_frame
 from icl_diversity.tasks import parse_M
@@ -13,11 +12,9 @@ torch.set_num_threads(snakemake.threads)
 pb = snakemake.params.problem
 M = parse_M(snakemake.wildcards.M)
 pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
-backend = snakemake.params.backend
-ran = None
+backend = resolve_backend(snakemake.params.backend)
 if pool is not None:
-    ran = backend if backend != "auto" else ("native" if native.load("float64") else "torch")
-    log.info("dMMSE backend: %s (config: %s)", ran, backend)
+    log.info("dMMSE backend: %s (config: %s)", backend, snakemake.params.backend)
 keys = ("xs", "ys", "ws")
 sets = {"true": load_npz(snakemake.input.true, keys),
         "pretrain": load_npz(snakemake.input.pretrain, keys)}
@@ -28,8 +25,8 @@ for name, data in sets.items():
     preds = {"Ridge": ridge_predict(data["xs"], data["ys"], pb["noise_var"], pb["task_scale"] ** 2)}
     if pool is not None:   # M = inf: the pool prior is N(0, I) and dMMSE is Ridge
         preds["dMMSE"] = dmmse_predict(data["xs"], data["ys"], pool, pb["noise_var"],
-                                       chunk_size=snakemake.params.chunk if ran == "torch" else None,
-                                       backend=backend)
+                                       backend=backend,
+                                       chunk_size=snakemake.params.chunk if backend == "torch" else None)
     log.info("M=%s %s: baselines on %d sequences in %.1fs", snakemake.wildcards.M, name,
              len(data["xs"]), time.perf_counter() - t0)
     arrays.update({f"{name}_{k}": v for k, v in preds.items()})
