@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, snakemake
-from icl_diversity.figures import M_positions, positions_M, with_inf_dmmse
+from icl_diversity.figures import M_positions, positions_M, seed_summary, with_inf_dmmse
 from icl_diversity.provenance import git_state, sha256
 
 PRESET = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
@@ -74,13 +74,28 @@ def test_provenance_sidecar_matches_the_files_on_disk(smoke_workflow, name):
     assert set(side["git"]) == {"commit", "dirty"}   # None here: the copy is not in git
 
 
-def test_thresholds_table_has_one_row_per_sweep_group(smoke_outdir):
-    t = pd.read_csv(smoke_outdir / "tables" / "thresholds.csv")
-    assert sorted(t["group"]) == sorted(PRESET["sweeps"])
-    assert set(t["status"]) <= {"found", "none found"}
-    found = t[t["status"] == "found"]
+def test_thresholds_table_has_rows_per_sweep_group_and_seed(smoke_outdir):
+    t = pd.read_csv(smoke_outdir / "tables" / "thresholds.csv", dtype={"seed": str})
+    assert sorted(set(t["group"])) == sorted(PRESET["sweeps"])
+    assert sorted(t.loc[t["group"] == "batch", "seed"]) == ["0", "1", "all"]
+    assert t.loc[t["group"] == "steps", "seed"].tolist() == ["all"]
+    assert set(t["status"]) <= {"found", "several", "not significant", "none found"}
+    found = t[t["status"].isin(["found", "several"])]
     assert np.allclose(2 ** found["log2_threshold"], found["threshold_M"])
-    assert t.loc[t["status"] != "found", "log2_threshold"].isna().all()
+    assert ((found["ci_low"] <= found["log2_threshold"]) & (found["log2_threshold"] <= found["ci_high"])).all()
+    assert t.loc[~t["status"].isin(["found", "several"]), "log2_threshold"].isna().all()
+    assert t["found_fraction"].between(0, 1).all()
+
+
+def test_seed_summary_means_over_seeds_and_leaves_out_stuck_runs():
+    rows = pd.DataFrame(dict(M=[2.0, 2.0, 2.0, 4.0, 8.0], seed=[0, 1, 2, 0, 0],
+                             value=[1.0, 3.0, 100.0, 5.0, 7.0], stderr=[0.1, 0.1, 0.1, 0.5, 0.2],
+                             stuck=[False, False, True, False, True]))
+    s = seed_summary(rows, "M").set_index("M")
+    assert list(s.index) == [2.0, 4.0]                 # M = 8 has no run left
+    assert s.loc[2.0, ["value", "lo", "hi", "n"]].tolist() == [2.0, 1.0, 3.0, 2]
+    # one seed: the band is +-1 standard error
+    assert s.loc[4.0, ["value", "lo", "hi", "n"]].tolist() == [5.0, 4.5, 5.5, 1]
 
 
 def test_software_record(smoke_outdir):

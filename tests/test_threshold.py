@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from icl_diversity.config import Setting
-from icl_diversity.threshold import (crossover_threshold, power_law_fit, sign_changes,
-                                     step_of_minimum, threshold_table)
+from icl_diversity.threshold import (bootstrap_threshold, choose_crossing, crossover_threshold,
+                                     power_law_fit, sign_changes, step_of_minimum,
+                                     threshold_table)
 
 LOG2_M = np.arange(1.0, 9.0)   # M = 2 .. 256
 
@@ -17,7 +18,7 @@ def test_single_crossing_is_interpolated_linearly_in_log2_M():
     # log2 M = 4 and -0.1 at 5, so the line crosses zero 3/4 of the way: 4.75
     large = small + np.array([0.3, 0.3, 0.3, 0.3, -0.1, -0.2, -0.2, -0.2])
     t = crossover_threshold(LOG2_M, small, large)
-    assert t.status == "found" and t.n_crossings == 1
+    assert t.status == "found" and t.n_crossings == 1 and t.n_significant == 1
     assert t.log2_M == pytest.approx(4.75)
     assert t.M == pytest.approx(2 ** 4.75)
 
@@ -35,12 +36,13 @@ def test_crossing_only_in_the_wrong_direction_is_not_a_threshold():
     assert t.status == "none found" and t.n_crossings == 1
 
 
-def test_crossing_twice_reports_the_first_down_crossing_and_counts_all():
-    small = np.full(8, 0.5)
-    diff = np.array([0.2, 0.2, -0.2, -0.2, 0.2, 0.2, -0.2, -0.2])   # + - + -: three changes
-    t = crossover_threshold(LOG2_M, small, small + diff)
-    assert t.n_crossings == 3
-    assert t.log2_M == pytest.approx(2.5)
+def test_two_clean_down_crossings_are_reported_as_several():
+    diff = np.array([0.2, 0.2, -0.2, -0.2, 0.2, 0.3, -0.2, -0.2])   # + - + -: three changes
+    t = choose_crossing(LOG2_M, diff, np.full(8, 0.1))
+    assert t.n_crossings == 3 and t.n_significant == 2 and t.status == "several"
+    # the better split: sum(z before) - sum(z after) is 4 + 3 = 7 at the first crossing
+    # (between 2 and 3) and 5 + 4 = 9 at the second (0.3 to -0.2 between 6 and 7: 6.6)
+    assert t.log2_M == pytest.approx(6.6)
 
 
 def test_exact_zeros_and_nans():
@@ -50,34 +52,172 @@ def test_exact_zeros_and_nans():
     assert sign_changes(LOG2_M, [1, np.nan, -1, -1, -1, -1, -1, -1]) == [(2.0, -1)]
 
 
-def test_threshold_table_one_row_per_group_and_fixed_axes():
-    settings = [Setting("tiny", b, 100, wd) for b in (32, 64, 128) for wd in (0.0, 0.1)]
+# A noisy world: 10 M values; below log2 M = 4 every batch sits on dMMSE (true diff 0),
+# then the larger batch is further from Ridge (+0.05) until the threshold at 6.5, then
+# closer (-0.05). Each point carries Gaussian noise of standard error 0.01.
+NOISY_X = np.arange(1.0, 11.0)
+TRUE_DIFF = np.where(NOISY_X < 4, 0.0, np.where(NOISY_X < 6.5, 0.05, -0.05))
+
+
+def test_noise_at_small_M_never_gives_a_spurious_low_threshold():
+    rng = np.random.default_rng(0)
+    low, results = 0, []
+    for _ in range(500):
+        diff = TRUE_DIFF + 0.01 * rng.standard_normal(len(NOISY_X))
+        t = choose_crossing(NOISY_X, diff, np.full(len(NOISY_X), 0.01))
+        # the first down-crossing is often in the noise (the old rule's answer)
+        first = [at for at, direction in sign_changes(NOISY_X, diff) if direction < 0][0]
+        low += first < 4
+        results.append(t)
+    assert low > 100, "the test must contain noise crossings at small M to mean anything"
+    assert all(t.found and 6 <= t.log2_M <= 7 for t in results)
+
+
+def test_pure_noise_has_no_significant_crossing():
+    rng = np.random.default_rng(1)
+    statuses = [choose_crossing(NOISY_X, 0.01 * rng.standard_normal(10), np.full(10, 0.01)).status
+                for _ in range(300)]
+    # a significant crossing needs a point with z >= 2 and a later one with z <= -2 with
+    # no significant point between: rare in pure noise, never the rule
+    assert statuses.count("found") + statuses.count("several") < 0.15 * len(statuses)
+    assert "not significant" in statuses
+
+
+def test_a_crossing_inside_the_noise_is_not_significant():
+    diff = np.array([0.01, -0.01, 0.005, -0.3, -0.3])
+    t = choose_crossing(np.arange(5.0), diff, np.full(5, 0.01))
+    # the z-scores before the crossings are 1, -1, 0.5: none significant
+    assert t.status == "not significant" and np.isnan(t.log2_M)
+    assert 0 < t.best_crossing < 3
+
+
+def _runs(true_diff, n_seeds, N, rng, seed_sd=0.0, noise=0.05):
+    """Per-sequence deltas (seeds, M, N) of a small- and a large-data curve whose mean
+    difference is true_diff, with per-seed offsets of sd seed_sd."""
+    base = 0.5 + np.zeros((n_seeds, len(true_diff), N))
+    small = base + seed_sd * rng.standard_normal((n_seeds, len(true_diff), 1)) \
+        + noise * rng.standard_normal(base.shape)
+    large = base + true_diff[None, :, None] + seed_sd * rng.standard_normal(
+        (n_seeds, len(true_diff), 1)) + noise * rng.standard_normal(base.shape)
+    return small, large
+
+
+def test_bootstrap_interval_covers_the_true_threshold():
+    rng = np.random.default_rng(2)
+    small, large = _runs(TRUE_DIFF, 3, 400, rng, seed_sd=0.002)
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=300)
+    assert b["threshold"].found
+    assert b["ci_low"] <= b["threshold"].log2_M <= b["ci_high"]
+    assert 6 <= b["ci_low"] and b["ci_high"] <= 7
+    assert b["found_fraction"] > 0.9
+    # the chooser's standard errors are of the right size: at least the sequence noise,
+    # sd / sqrt(N) times sqrt(2) for two curves over 3 seeds; resampling the seeds as
+    # well counts that noise again (a conservative two-level bootstrap), so not above ~2x
+    sequence_only = 0.05 * np.sqrt(2 / (3 * 400))
+    assert sequence_only < np.median(b["stderr"]) < 2.5 * sequence_only
+
+
+def test_bootstrap_over_seeds_widens_the_interval():
+    rng = np.random.default_rng(3)
+    diff = np.where(NOISY_X < 6.5, 0.02, -0.02)
+    small, large = _runs(diff, 4, 400, rng, seed_sd=0.0, noise=0.05)
+    tight = bootstrap_threshold(NOISY_X, small, large, n_boot=300)
+    # the same runs with large seed-to-seed offsets: the interval must not shrink
+    rng = np.random.default_rng(3)
+    small2, large2 = _runs(diff, 4, 400, rng, seed_sd=0.02, noise=0.05)
+    loose = bootstrap_threshold(NOISY_X, small2, large2, n_boot=300)
+    assert np.nanmedian(loose["stderr"]) > 2 * np.nanmedian(tight["stderr"])
+
+
+def test_bootstrap_leaves_out_nan_runs():
+    rng = np.random.default_rng(4)
+    small, large = _runs(TRUE_DIFF, 2, 300, rng)
+    reference = bootstrap_threshold(NOISY_X, small, large, n_boot=100)
+    large[1, 9] = np.nan     # one stuck run at the largest M
+    large[0, 0] = 50.0       # ... and a wild one, then marked stuck too
+    large[0, 0] = np.nan
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=100)
+    assert b["threshold"].found
+    assert b["threshold"].log2_M == pytest.approx(reference["threshold"].log2_M, abs=0.3)
+    assert np.isfinite(b["diff"]).all()
+
+
+def _table_rows(settings, seeds, value):
     rows = []
     for s in settings:
+        for seed in seeds:
+            for m in np.append(2.0 ** LOG2_M, np.inf):
+                for es in ("true", "pretrain"):
+                    rows.append(dict(estimator="PT", M=m, eval_set=es, metric="delta_ridge",
+                                     target="-", position=0, value=value(s, seed, m), stderr=0.0,
+                                     setting=s.name, seed=seed, stuck=False))
+    return pd.DataFrame(rows)
+
+
+def test_threshold_table_one_row_per_group_fixed_axes_and_seed():
+    settings = [Setting("tiny", b, 100, wd) for b in (32, 64, 128) for wd in (0.0, 0.1)]
+    seeds = [0, 1]
+
+    def curve(s, seed, M):
         # b32 constant; b64 crosses b32 downward between log2 M = 3 and 4 (at 3.5),
-        # and only for weight decay 0; b128 is irrelevant (not one of the two smallest)
+        # only for weight decay 0; b128 is irrelevant (not one of the two smallest)
+        if np.isinf(M):
+            return 0.0       # M = inf never enters the threshold
         if s.batch_size == 32:
-            v = np.full(8, 0.5)
-        elif s.batch_size == 64 and s.weight_decay == 0.0:
-            v = 0.5 + np.where(LOG2_M <= 3, 0.1, -0.1)
-        else:
-            v = np.full(8, 0.9)
-        M = np.append(2.0 ** LOG2_M, np.inf)
-        v = np.append(v, 0.0)   # M = inf never enters the threshold
-        rows += [dict(estimator="PT", M=m, eval_set="true", metric="delta_ridge", target="-",
-                      position=0, value=x, stderr=0.0, setting=s.name) for m, x in zip(M, v)]
-        rows += [dict(estimator="PT", M=m, eval_set="pretrain", metric="delta_ridge", target="-",
-                      position=0, value=-x, stderr=0.0, setting=s.name) for m, x in zip(M, v)]
-    table = threshold_table(pd.DataFrame(rows), {"batch": ("batch_size", settings),
-                                                 "single": ("batch_size", settings[:1])})
-    assert len(table) == 3
-    by_wd = table[table["group"] == "batch"].set_index("weight_decay")
-    assert by_wd.loc[0.0, "status"] == "found"
-    assert by_wd.loc[0.0, "log2_threshold"] == pytest.approx(3.5)
-    assert (by_wd.loc[0.0, "vary_small"], by_wd.loc[0.0, "vary_large"]) == (32, 64)
-    assert by_wd.loc[0.1, "status"] == "none found"
-    assert pd.isna(by_wd.loc[0.0, "batch_size"]) and by_wd.loc[0.0, "steps"] == 100
+            return 0.5
+        if s.batch_size == 64 and s.weight_decay == 0.0:
+            return 0.5 + (0.1 if np.log2(M) <= 3 else -0.1)
+        return 0.9
+
+    rng = np.random.default_rng(5)
+    deltas = {}
+
+    def sequence_deltas(name, seed, M):
+        key = (name, seed, M)
+        if key not in deltas:
+            deltas[key] = curve(Setting.parse(name), seed, M) + 0.01 * rng.standard_normal(200)
+        return deltas[key]
+
+    table = threshold_table(_table_rows(settings, seeds, curve),
+                            {"batch": ("batch_size", settings, seeds),
+                             "single": ("batch_size", settings[:1], [0])},
+                            sequence_deltas, n_boot=100)
+    assert len(table) == 2 * 3 + 1       # (all, seed 0, seed 1) x two decays, + single
+    batch = table[table["group"] == "batch"]
+    assert sorted(batch["seed"]) == ["0", "0", "1", "1", "all", "all"]
+    wd0 = batch[(batch["weight_decay"] == 0.0)].set_index("seed")
+    assert (wd0["status"] == "found").all()
+    assert wd0["log2_threshold"].to_numpy() == pytest.approx(3.5, abs=0.1)
+    assert (wd0["ci_low"] <= wd0["log2_threshold"]).all() and (wd0["log2_threshold"] <= wd0["ci_high"]).all()
+    assert wd0.loc["all", "n_seeds"] == 2 and wd0.loc["0", "n_seeds"] == 1
+    assert (wd0.loc["all", "vary_small"], wd0.loc["all", "vary_large"]) == (32, 64)
+    assert pd.isna(wd0.loc["all", "batch_size"]) and wd0.loc["all", "steps"] == 100
+    assert (batch[batch["weight_decay"] == 0.1]["status"] == "none found").all()
     assert table[table["group"] == "single"]["status"].item() == "needs two values of batch_size"
+
+
+def test_threshold_table_leaves_out_stuck_runs():
+    settings = [Setting("tiny", b, 100, 0.0) for b in (32, 64)]
+
+    def curve(s, seed, M):
+        if s.batch_size == 32 or np.isinf(M):
+            return 0.5
+        return 0.5 + (0.1 if np.log2(M) <= 5 else -0.1)
+
+    pt = _table_rows(settings, [0, 1], curve)
+    # seed 1 of b64 is stuck at M = 2^7 and 2^8, where its deltas would say "no crossing"
+    stuck = (pt["setting"] == settings[1].name) & (pt["seed"] == 1) & (pt["M"] >= 128)
+    pt.loc[stuck, "stuck"] = True
+
+    def sequence_deltas(name, seed, M):
+        v = curve(Setting.parse(name), seed, M)
+        if name == settings[1].name and seed == 1 and M >= 128:
+            v = 5.0
+        return np.full(50, v) + 0.001 * np.arange(50) / 50
+
+    t = threshold_table(pt, {"batch": ("batch_size", settings, [0, 1])}, sequence_deltas, n_boot=50)
+    assert (t["status"] == "found").all(), t
+    assert t["log2_threshold"].to_numpy() == pytest.approx(5.5)
 
 
 def test_step_of_minimum_interior_and_at_an_end():

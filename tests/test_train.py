@@ -37,14 +37,24 @@ def test_smoke_model_learns_and_beats_predicting_zero():
     assert out["eval_preds"]["true"].shape == (4, 256, 8)
 
 
+def test_training_seeds_give_different_runs_and_each_is_reproducible():
+    tc = [TrainConfig(batch_size=16, steps=20, lr=3e-3, eval_every=10, checkpoint_every=10, seed=s)
+          for s in (0, 1, 1)]
+    runs = [train(MODEL, t, PROBLEM, POOL, EVAL, progress_file=False) for t in tc]
+    np.testing.assert_array_equal(runs[1]["loss"], runs[2]["loss"])
+    assert not np.allclose(runs[0]["loss"], runs[1]["loss"])
+    # the initial weights differ too: the step-0 predictions do
+    assert not np.allclose(runs[0]["eval_preds"]["true"][0], runs[1]["eval_preds"]["true"][0])
+
+
 class Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_kill_and_resume_equals_uninterrupted(tmp_path, weight_decay):
+@pytest.mark.parametrize("weight_decay,seed", [(0.0, 0), (0.01, 3)])
+def test_kill_and_resume_equals_uninterrupted(tmp_path, weight_decay, seed):
     tc = TrainConfig(batch_size=16, steps=60, lr=3e-3, weight_decay=weight_decay,
-                     eval_every=10, checkpoint_every=10)
+                     eval_every=10, checkpoint_every=10, seed=seed)
     straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
 
     ckpt = tmp_path / "rolling.pt"

@@ -18,6 +18,11 @@ def test_smoke_run_writes_every_table(smoke_outdir):
     assert not base[(base["estimator"] == "dMMSE") & np.isinf(base["M"])].shape[0]
     assert set(pt["estimator"]) == {"PT"}
     assert set(pt["setting"]) == {"nano-b8-s60-wd0", "nano-b16-s60-wd0", "nano-b8-s120-wd0"}
+    # the batch group runs seeds 0 and 1; the steps group only seed 0, and shares its
+    # 60-step setting with the batch group
+    seeds = pt.groupby("setting")["seed"].unique().map(sorted).to_dict()
+    assert seeds == {"nano-b8-s60-wd0": [0, 1], "nano-b16-s60-wd0": [0, 1], "nano-b8-s120-wd0": [0]}
+    assert len(pt.drop_duplicates(["setting", "seed", "M"])) == 5 * 3
     assert curves["step"].nunique() == 7            # 0, 20, ..., 120 for the longest run
     assert np.isfinite(base["value"]).all() and np.isfinite(pt["value"]).all()
     # T_Pretrain at M = 2: dMMSE (the Bayes estimator of that prior) beats Ridge.
@@ -54,6 +59,45 @@ def test_editing_a_module_reruns_only_what_uses_it(smoke_workflow, module, rerun
         path.write_text(original)
     assert reruns <= set(jobs), jobs
     assert not (untouched & set(jobs)), jobs
+
+
+def test_two_seeds_are_two_different_runs(smoke_outdir):
+    final = pd.read_csv(smoke_outdir / "tables" / "pt_metrics.csv")
+    final = final[(final["position"] == 0) & (final["metric"] == "loss_per_dim")]
+    a, b = (final[(final["setting"] == "nano-b8-s60-wd0") & (final["seed"] == s)]
+            .sort_values(["M", "eval_set", "target"])["value"].to_numpy() for s in (0, 1))
+    assert len(a) == len(b) == 12 and not np.allclose(a, b)
+    # ... trained on different batches from different initial weights
+    losses = [pd.read_csv(smoke_outdir / "runs" / "nano-b8-s60-wd0" / f"seed{s}" / "M16" /
+                          "train_loss.csv")["loss"] for s in (0, 1)]
+    assert losses[0].iloc[0] != losses[1].iloc[0]
+
+
+def test_plateau_guard_flags_the_stuck_runs_and_logs_them(smoke_outdir):
+    # smoke runs 60-120 steps with plateau_guard 0.3: at M = 2 the pool is learned (about
+    # half the gap to Ridge closed), at M = 16 and inf nothing has been learned yet
+    pt = pd.read_csv(smoke_outdir / "tables" / "pt_metrics.csv")
+    runs = pt.drop_duplicates(["setting", "seed", "M"]).set_index(["setting", "seed", "M"])
+    assert not runs.xs(2.0, level="M")["stuck"].any()
+    assert runs.xs(np.inf, level="M")["stuck"].all()
+    assert (runs.loc[runs["stuck"], "gap_closed"] < 0.3).all()
+    assert (runs.loc[~runs["stuck"], "gap_closed"] >= 0.3).all()
+    log = (smoke_outdir / "logs" / "pt_metrics" / "nano-b8-s60-wd0" / "seed1" / "Minf.log").read_text()
+    assert "STUCK ON THE PLATEAU" in log
+    log = (smoke_outdir / "logs" / "pt_metrics" / "nano-b8-s60-wd0" / "seed1" / "M2.log").read_text()
+    assert "STUCK" not in log
+
+
+def test_adding_a_seed_plans_only_the_new_seeds_runs(smoke_workflow):
+    wf, _ = smoke_workflow
+    preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())
+    preset["sweeps"]["batch"]["seed"] = [0, 1, 2]
+    preset["outdir"] = "out"
+    (wf / "more_seeds.yaml").write_text(yaml.safe_dump(preset))
+    jobs = planned_jobs("--configfile", "more_seeds.yaml", cwd=wf)
+    # seed 2 of both batch settings at each of the 3 M; pools and baselines are shared
+    assert jobs.get("train") == 6 and jobs.get("pt_metrics") == 6, jobs
+    assert not {"baselines", "task_pool", "eval_set_true", "eval_set_pretrain"} & set(jobs), jobs
 
 
 def test_changing_one_sweep_point_retrains_only_that_point(smoke_workflow):

@@ -55,6 +55,22 @@ def all_settings(config: dict) -> list[Setting]:
     return list(seen.values())
 
 
+def sweep_seeds(config: dict, group: str) -> list[int]:
+    """The training seeds of a sweep group (each setting of the group runs every one)."""
+    return sorted(int(s) for s in config["sweeps"][group].get("seed", [0]))
+
+
+def all_runs(config: dict) -> list[tuple[str, int, str]]:
+    """Every training run as (setting name, seed, M label), each once: a setting in
+    several groups runs the union of their seeds."""
+    seeds = {}
+    for group in config["sweeps"]:
+        for s in sweep_settings(config, group):
+            seeds.setdefault(s.name, set()).update(sweep_seeds(config, group))
+    return [(name, seed, M) for name, ss in seeds.items() for seed in sorted(ss)
+            for M in M_labels(config)]
+
+
 def M_labels(config: dict) -> list[str]:
     return [M_label(M) for M in config["M"]]
 

@@ -10,6 +10,8 @@ Conventions shared by every figure:
 """
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -110,7 +112,12 @@ def format_M_axis(ax, M_grid) -> None:
 
 def plain_log_y(ax) -> None:
     """Log y axis labelled 0.3, 0.5, 1 rather than 3x10^-1. Minor ticks are labelled
-    too: all of them on an axis spanning under a decade, 2x and 5x under three."""
+    too: all of them on an axis spanning under a decade, 2x and 5x under three. An axis
+    with no positive data (every run on it stuck, say) stays linear."""
+    ys = np.concatenate([np.asarray(line.get_ydata(), dtype=float).ravel() for line in ax.lines]
+                        or [np.array([])])
+    if not (np.isfinite(ys) & (ys > 0)).any():
+        return
     ax.set_yscale("log")
 
     def minor(v, _):
@@ -122,26 +129,89 @@ def plain_log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor))
 
 
+def seed_summary(rows: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Mean over training seeds of `value` at each `by` (M, step or position), leaving
+    out runs flagged `stuck`, with the band drawn around it: the range (min to max) over
+    seeds when there are two or more, else +-1 Monte-Carlo standard error. Tables
+    without seeds (the baselines) count as one seed."""
+    if "stuck" in rows:
+        rows = rows[~rows["stuck"].astype(bool)]
+    g = rows.groupby(by)
+    out = pd.DataFrame({"value": g["value"].mean(), "lo": g["value"].min(), "hi": g["value"].max(),
+                        "n": g["value"].size()})
+    one = out["n"] == 1
+    se = g["stderr"].mean()
+    out.loc[one, "lo"] = out["value"][one] - se[one]
+    out.loc[one, "hi"] = out["value"][one] + se[one]
+    return out.reset_index()
+
+
+def stuck_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["stuck"].astype(bool)] if "stuck" in rows else rows.iloc[:0]
+
+
 def plot_vs_M(ax, rows: pd.DataFrame, M_grid, label: str, **style) -> None:
-    """One curve of value vs M with error bars: a line through the finite M and a lone
-    marker at inf (the break is not a line segment)."""
-    rows = rows.sort_values("M")
-    x = M_positions(rows["M"], M_grid)
-    finite = np.isfinite(rows["M"]).to_numpy()
-    style = dict(dict(marker="o", ms=4, lw=1.5, capsize=0), **style)
-    ax.errorbar(x[finite], rows["value"][finite], rows["stderr"][finite], label=label, **style)
+    """One curve of value vs M: the mean over seeds through the finite M with its band
+    (seed_summary), a lone marker with a bar at inf (the break is not a line segment),
+    and an open marker for every run stuck on the plateau."""
+    summary = seed_summary(rows, "M").sort_values("M")
+    x = M_positions(summary["M"], M_grid)
+    finite = np.isfinite(summary["M"]).to_numpy()
+    style = dict(dict(marker="o", ms=4, lw=1.5), **style)
+    ax.plot(x[finite], summary["value"][finite], label=label, **style)
+    band = dict(color=style.get("color"), alpha=0.18, lw=0)
+    ax.fill_between(x[finite], summary["lo"][finite], summary["hi"][finite], **band)
     if (~finite).any():
-        ax.errorbar(x[~finite], rows["value"][~finite], rows["stderr"][~finite],
-                    **dict(style, ls="none"))
+        inf = summary[~finite]
+        ax.errorbar(x[~finite], inf["value"], [inf["value"] - inf["lo"], inf["hi"] - inf["value"]],
+                    **dict(style, ls="none", capsize=2))
+    bad = stuck_rows(rows)
+    if len(bad):
+        ax.plot(M_positions(bad["M"], M_grid), bad["value"], ls="none", marker="o", ms=7,
+                mfc="none", mew=1.3, color=style.get("color"))
+
+
+def stuck_note(fig, rows: pd.DataFrame, settings, vary: str) -> None:
+    """A red line above the figure naming its runs stuck on the plateau, if any."""
+    labels = setting_labels(settings, vary)
+    bad = stuck_rows(rows[rows["setting"].isin(labels)])[["setting", "seed", "M"]].drop_duplicates()
+    if not len(bad):
+        return
+    parts = []
+    for setting, runs in bad.groupby("setting", sort=False):
+        seeds = [f"seed {seed} at M = " + ", ".join(pow2(M) for M in sorted(r["M"]))
+                 for seed, r in runs.groupby("seed")]
+        parts.append(f"{labels[setting]} ({'; '.join(seeds)})")
+    text = (f"open markers / dotted: {len(bad)} run(s) stuck on the plateau, left out of means, "
+            f"bands and thresholds: " + "; ".join(parts))
+    width = int(fig.get_figwidth() * 17)     # characters of 8 pt text per line
+    fig.text(0.5, 1.0, textwrap.fill(text, width), ha="center", va="bottom", fontsize=8,
+             color="tab:red")
+
+
+def found_thresholds(thresholds: pd.DataFrame) -> pd.DataFrame:
+    """The thresholds over all seeds that a significant crossing gave."""
+    seed = thresholds["seed"].astype(str) if "seed" in thresholds else pd.Series("all", thresholds.index)
+    return thresholds[thresholds["status"].isin(["found", "several"]) & (seed == "all")]
+
+
+def threshold_label(t) -> str:
+    ci = (rf" [{t.ci_low:.1f}, {t.ci_high:.1f}]" if np.isfinite(getattr(t, "ci_low", np.nan))
+          else "")
+    return rf"$M\approx2^{{{t.log2_threshold:.2f}}}$" + ci
 
 
 def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
-    """Grey region from each found threshold to the right edge, with its value."""
-    for _, t in thresholds[thresholds["status"] == "found"].iterrows():
-        x = t["log2_threshold"]
+    """Grey region from each threshold (over all seeds) to the right edge, a dash-dot
+    line at it and a hatched strip over its bootstrap interval."""
+    for t in found_thresholds(thresholds).itertuples():
+        x = t.log2_threshold
         ax.axvspan(x, ax.get_xlim()[1], color="0.5", alpha=0.15, lw=0, zorder=0,
                    label=rf"past threshold $M\approx2^{{{x:.1f}}}$")
         ax.axvline(x, color="0.4", lw=1, ls="-.", zorder=0)
+        if np.isfinite(getattr(t, "ci_low", np.nan)):
+            ax.axvspan(t.ci_low, t.ci_high, facecolor="none", edgecolor="0.5", hatch="//",
+                       lw=0, zorder=0, label="95% interval of the threshold")
 
 
 def figure_legend(fig, ax) -> None:
@@ -184,9 +254,9 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
             if r == 0:
                 ax.set_xlabel("")
     figure_legend(fig, axes[0, 0])
-    found = thresholds[thresholds["status"] == "found"]
+    stuck_note(fig, pt, settings, vary)
     fig.suptitle("task-diversity threshold: " + (", ".join(
-        rf"$M\approx2^{{{x:.2f}}}$" for x in found["log2_threshold"]) or "none found"))
+        threshold_label(t) for t in found_thresholds(thresholds).itertuples()) or "none found"))
     return fig
 
 
@@ -204,12 +274,19 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
     fig, axes = plt.subplots(1, len(settings) + 1, figsize=(4.2 * (len(settings) + 1), 3.8),
                              squeeze=False, layout="constrained")
     axes = axes[0]
+    mean_curves = {}
     for ax, s in zip(axes, settings):
         for M in M_all:
-            c = select(d, setting=s.name, M=M).sort_values("step")
+            runs = select(d, setting=s.name, M=M)
+            c = seed_summary(runs, "step").sort_values("step")
+            mean_curves[s.name, M] = c
             style = (dict(color="black", ls="--", label=r"$M=\infty$") if np.isinf(M)
                      else dict(color=cmap(norm(np.searchsorted(finite, M)))))
             ax.plot(c["step"], c["value"], lw=1.3, **style)
+            ax.fill_between(c["step"], c["lo"], c["hi"], color=style["color"], alpha=0.12, lw=0)
+            for _, bad in stuck_rows(runs).groupby("seed"):   # stuck runs: thin dotted
+                bad = bad.sort_values("step")
+                ax.plot(bad["step"], bad["value"], lw=0.8, ls=":", color=style["color"])
         plain_log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$")
@@ -223,8 +300,8 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
 
     ax = axes[-1]
     for s in settings:
-        t_star = [(M, *step_of_minimum(*select(d, setting=s.name, M=M).sort_values("step")
-                                       [["step", "value"]].to_numpy().T)) for M in finite]
+        t_star = [(M, *step_of_minimum(mean_curves[s.name, M]["step"], mean_curves[s.name, M]["value"]))
+                  for M in finite]
         M, t, interior = (np.array(v) for v in zip(*t_star))
         interior = interior.astype(bool)
         fit = power_law_fit(M[interior], t[interior])
@@ -243,6 +320,7 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
     ax.set_ylabel(r"$t^*$ (step of the minimum)")
     ax.set_title("open markers: minimum at an end, not fitted")
     ax.legend(loc="best")
+    stuck_note(fig, d, settings, vary)
     return fig
 
 
@@ -265,9 +343,11 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
     for ax, M in zip(axes[0], Ms):
         def curve(table, label, **style):
             c = select(table, M=M, eval_set="true", metric="loss_per_dim", target="noisy")
-            c = c[c["position"] > 0].sort_values("position")
-            ax.errorbar(c["position"], c["value"], c["stderr"], label=label,
-                        **dict(dict(marker="o", ms=3, lw=1.3), **style))
+            c = seed_summary(c[c["position"] > 0], "position").sort_values("position")
+            ax.plot(c["position"], c["value"], label=label,
+                    **dict(dict(marker="o", ms=3, lw=1.3), **style))
+            ax.fill_between(c["position"], c["lo"], c["hi"], color=style.get("color"),
+                            alpha=0.15, lw=0)
         for s in settings:
             curve(select(pt, setting=s.name), labels[s.name], color=colors[s.name])
         for est, style in BASELINE_STYLE.items():
@@ -277,6 +357,7 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[0, 0].set_ylabel(r"L / D on $T_{\mathrm{True}}$  (noisy y)")
     figure_legend(fig, axes[0, 0])
+    stuck_note(fig, pt[pt["M"].isin(Ms)], settings, vary)
     return fig
 
 

@@ -53,6 +53,30 @@ def estimator_rows(preds: dict[str, np.ndarray], eval_data: dict, D: int, estima
     return rows
 
 
+def gap_closed(pred: np.ndarray, ys: np.ndarray, ridge: np.ndarray) -> float:
+    """How far training has come on one evaluation set: the fraction of the gap from
+    the plateau (the zero predictor, where a transformer that has not learned anything
+    in context sits) to Ridge that the predictions `pred` have closed. 0 on the plateau,
+    about 1 at Ridge, above 1 when better than Ridge (dMMSE-like on a small pool)."""
+    ys = np.asarray(ys, dtype=np.float64)
+    plateau = np.mean(ys ** 2)
+    loss = np.mean((np.asarray(pred, np.float64) - ys) ** 2)
+    ridge_loss = np.mean((np.asarray(ridge, np.float64) - ys) ** 2)
+    return float((plateau - loss) / (plateau - ridge_loss))
+
+
+def plateau_guard(steps, gaps, guard: float) -> dict:
+    """Run-level health from the gap closed at each evaluation step (on the run's own
+    training distribution): `escape_step`, the first step with half the gap closed (NaN
+    if never), the final `gap_closed`, and `stuck` when that is below `guard`: such a
+    run is a failed optimisation, not a data point."""
+    steps, gaps = np.asarray(steps), np.asarray(gaps, dtype=float)
+    escaped = steps[gaps >= 0.5]
+    return {"gap_closed": float(gaps[-1]),
+            "escape_step": float(escaped[0]) if len(escaped) else float("nan"),
+            "stuck": bool(gaps[-1] < guard)}
+
+
 COLUMNS = ["estimator", "M", "eval_set", "metric", "target", "position", "value", "stderr"]
 
 

@@ -110,9 +110,16 @@ def eval_set(D: int, K: int, noise_var: float, n: int, seed: int, pool: np.ndarr
 
 
 def train_batch(step: int, batch_size: int, D: int, K: int, noise_var: float, seed: int,
-                pool: np.ndarray | None, task_scale: float = 1.0, x_scale: float = 1.0):
-    """The training batch of one step: a pure function of (seed, step), so a resumed
-    run sees exactly the batches an uninterrupted run would."""
-    ws, _ = draw_tasks(batch_size, D, pool, rng(seed, "train_task", step), task_scale)
-    return sample_sequences(ws, K, noise_var, rng(seed, "train_x", step),
-                            rng(seed, "train_noise", step), x_scale)
+                pool: np.ndarray | None, task_scale: float = 1.0, x_scale: float = 1.0,
+                replicate: int = 0):
+    """The training batch of one step: a pure function of (seed, replicate, step), so a
+    resumed run sees exactly the batches an uninterrupted run would. `replicate` is the
+    run's training seed (the sweep axis `seed`): each gets its own batch stream."""
+    ws, _ = draw_tasks(batch_size, D, pool, rng(seed, "train_task", replicate, step), task_scale)
+    return sample_sequences(ws, K, noise_var, rng(seed, "train_x", replicate, step),
+                            rng(seed, "train_noise", replicate, step), x_scale)
+
+
+def model_init_seed(seed: int, replicate: int = 0) -> int:
+    """The torch seed of a run's initial weights, from (seeds.model, training seed)."""
+    return int(rng(seed, "model_init", replicate).integers(2 ** 62))

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .model import ICLTransformer, ModelConfig, build_model
-from .tasks import train_batch
+from .tasks import model_init_seed, train_batch
 
 log = logging.getLogger("icl_diversity")
 
@@ -38,6 +38,7 @@ class TrainConfig:
     max_loss: float = 1e4
     data_seed: int = 101
     model_seed: int = 100
+    seed: int = 0           # the run's training seed (sweep axis): keys init and batches
 
 
 class TrainingDiverged(RuntimeError):
@@ -87,7 +88,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarr
     `on_step(step)` is called after every optimiser step (tests use it to simulate a kill).
     """
     fingerprint = _fingerprint(model_cfg, tc, problem, pool)
-    model = build_model(model_cfg, tc.model_seed).to(device)
+    model = build_model(model_cfg, model_init_seed(tc.model_seed, tc.seed)).to(device)
     opt = make_optimizer(model, tc)
     state = {"step": 0, "eval_steps": [], "eval_preds": {k: [] for k in eval_sets},
              "loss": [], "lr": []}
@@ -136,7 +137,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarr
         for group in opt.param_groups:
             group["lr"] = lr
         xs, ys = train_batch(step, tc.batch_size, D, K, problem["noise_var"], tc.data_seed, pool,
-                             problem.get("task_scale", 1.0), problem.get("x_scale", 1.0))
+                             problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed)
         xs, ys = torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
         with autocast:
             loss = F.mse_loss(step_fn(xs, ys).float(), ys)

@@ -19,7 +19,8 @@ OUT = config["outdir"].rstrip("/")
 M_LABELS = cfg.M_labels(config)
 FINITE_M = [m for m in M_LABELS if m != "inf"]
 SETTINGS = {s.name: s for s in cfg.all_settings(config)}
-RUNS = [(s, m) for s in SETTINGS for m in M_LABELS]
+RUNS = cfg.all_runs(config)   # (setting, seed, M): one training run each
+RUN_DIR = f"{OUT}/runs/{{setting}}/seed{{seed}}/M{{M}}"
 FIGURES = config.get("figures") or {}
 PKG = Path(workflow.basedir) / "src" / "icl_diversity"
 
@@ -27,11 +28,17 @@ PKG = Path(workflow.basedir) / "src" / "icl_diversity"
 wildcard_constraints:
     M="[0-9]+|inf",
     setting="[^/]+",
+    seed="[0-9]+",
 
 
 def pkg(*modules):
     """Package source files a rule depends on, as inputs Snakemake can track."""
     return [str(PKG / m) for m in ("__init__.py",) + modules]
+
+
+def run_files(name):
+    """One file of every training run, e.g. run_files("metrics.csv")."""
+    return [f"{OUT}/runs/{s}/seed{seed}/M{m}/{name}" for s, seed, m in RUNS]
 
 
 def pool_input(wildcards):

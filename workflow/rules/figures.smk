@@ -10,7 +10,8 @@ FIGURE_CODE = pkg("figures.py", "threshold.py", "provenance.py", "config.py", "i
 def group_params(group):
     """What a figure script needs to know about its sweep group."""
     return dict(group=group, vary=config["sweeps"][group]["vary"],
-                settings=[s.name for s in cfg.sweep_settings(config, group)])
+                settings=[s.name for s in cfg.sweep_settings(config, group)],
+                seeds=cfg.sweep_seeds(config, group))
 
 
 def figure_outputs(name):
@@ -33,15 +34,20 @@ if RUNS:
 
 
 rule thresholds:
-    """Task-diversity threshold per sweep group: where Delta^{T_True}_{PT,Ridge} vs M
-    of the two smallest values of the swept axis cross (threshold.py)."""
+    """Task-diversity threshold per sweep group and seed, with a bootstrap interval:
+    where Delta^{T_True}_{PT,Ridge} vs M of the two smallest values of the swept axis
+    cross (threshold.py)."""
     output:
         TABLES["thresholds"],
     input:
         pt_metrics=TABLES["pt_metrics"],
-        code=pkg("threshold.py", "config.py"),
+        sequences=run_files("sequence_deltas.npz"),
+        code=pkg("threshold.py", "config.py", "io.py"),
     params:
-        groups={g: (sw["vary"], group_params(g)["settings"]) for g, sw in config["sweeps"].items()},
+        groups={g: (sw["vary"], group_params(g)["settings"], group_params(g)["seeds"])
+                for g, sw in config["sweeps"].items()},
+        run_root=f"{OUT}/runs",
+        n_boot=config["eval"]["n_bootstrap"],
     log:
         f"{OUT}/logs/figures/thresholds.log",
     conda:

@@ -9,16 +9,16 @@ USE_GPU = TRAIN["device"] == "cuda" or (TRAIN["device"] == "auto" and shutil.whi
 def setting_params(wildcards):
     s = SETTINGS[wildcards.setting]
     return {"model": config["models"][s.model], "batch_size": s.batch_size, "steps": s.steps,
-            "weight_decay": s.weight_decay}
+            "weight_decay": s.weight_decay, "seed": int(wildcards.seed)}
 
 
 rule train:
     """Pretrain one transformer on the pool of M (M = inf: a fresh task per sequence),
     evaluating it on both evaluation sets every `eval_every` steps."""
     output:
-        model=f"{OUT}/runs/{{setting}}/M{{M}}/model.pt",
-        predictions=f"{OUT}/runs/{{setting}}/M{{M}}/predictions.npz",
-        train_log=f"{OUT}/runs/{{setting}}/M{{M}}/train_loss.csv",
+        model=f"{RUN_DIR}/model.pt",
+        predictions=f"{RUN_DIR}/predictions.npz",
+        train_log=f"{RUN_DIR}/train_loss.csv",
     input:
         pool=pool_input,
         true=f"{OUT}/eval/true.npz",
@@ -30,14 +30,14 @@ rule train:
         train=TRAIN,
         seeds=config["seeds"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
-        checkpoint=f"{OUT}/checkpoints/{{setting}}/M{{M}}.pt",
+        checkpoint=f"{OUT}/checkpoints/{{setting}}/seed{{seed}}/M{{M}}.pt",
     threads: TRAIN["threads"]
     resources:
         gpu=1 if USE_GPU else 0,
     log:
-        f"{OUT}/logs/train/{{setting}}/M{{M}}.log",
+        f"{OUT}/logs/train/{{setting}}/seed{{seed}}/M{{M}}.log",
     benchmark:
-        f"{OUT}/benchmarks/train/{{setting}}/M{{M}}.tsv"
+        f"{OUT}/benchmarks/train/{{setting}}/seed{{seed}}/M{{M}}.tsv"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -50,10 +50,11 @@ rule pt_metrics:
     (curve.csv). Kept apart from training so that a change to the baselines does not
     retrain anything."""
     output:
-        metrics=f"{OUT}/runs/{{setting}}/M{{M}}/metrics.csv",
-        curve=f"{OUT}/runs/{{setting}}/M{{M}}/curve.csv",
+        metrics=f"{RUN_DIR}/metrics.csv",
+        curve=f"{RUN_DIR}/curve.csv",
+        sequences=f"{RUN_DIR}/sequence_deltas.npz",
     input:
-        predictions=f"{OUT}/runs/{{setting}}/M{{M}}/predictions.npz",
+        predictions=f"{RUN_DIR}/predictions.npz",
         baselines=f"{OUT}/baselines/M{{M}}/predictions.npz",
         true=f"{OUT}/eval/true.npz",
         pretrain=pretrain_eval_input,
@@ -61,8 +62,9 @@ rule pt_metrics:
     params:
         problem=PROBLEM,
         setting=lambda wc: SETTINGS[wc.setting].__dict__,
+        plateau_guard=config["eval"]["plateau_guard"],
     log:
-        f"{OUT}/logs/pt_metrics/{{setting}}/M{{M}}.log",
+        f"{OUT}/logs/pt_metrics/{{setting}}/seed{{seed}}/M{{M}}.log",
     conda:
         "../../envs/icl.yaml"
     script:
@@ -74,7 +76,7 @@ rule pt_table:
     output:
         f"{OUT}/tables/pt_metrics.csv",
     input:
-        [f"{OUT}/runs/{s}/M{m}/metrics.csv" for s, m in RUNS],
+        run_files("metrics.csv"),
     log:
         f"{OUT}/logs/tables/pt_metrics.log",
     conda:
@@ -88,7 +90,7 @@ rule pt_curves:
     output:
         f"{OUT}/tables/pt_curves.csv",
     input:
-        [f"{OUT}/runs/{s}/M{m}/curve.csv" for s, m in RUNS],
+        run_files("curve.csv"),
     log:
         f"{OUT}/logs/tables/pt_curves.log",
     conda:

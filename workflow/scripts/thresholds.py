@@ -1,12 +1,25 @@
 import pandas as pd
 
 from icl_diversity.config import Setting
-from icl_diversity.io import setup_logging, write_csv
+from icl_diversity.io import load_npz, setup_logging, write_csv
+from icl_diversity.tasks import M_label
 from icl_diversity.threshold import threshold_table
 
 log = setup_logging(snakemake.log[0])
-groups = {g: (vary, [Setting.parse(n) for n in names])
-          for g, (vary, names) in snakemake.params.groups.items()}
-table = threshold_table(pd.read_csv(snakemake.input.pt_metrics), groups)
+p = snakemake.params
+groups = {g: (vary, [Setting.parse(n) for n in names], seeds)
+          for g, (vary, names, seeds) in p.groups.items()}
+
+
+def sequence_deltas(setting, seed, M):
+    path = f"{p.run_root}/{setting}/seed{seed}/M{M_label(M)}/sequence_deltas.npz"
+    return load_npz(path, ("true_delta_ridge",))["true_delta_ridge"]
+
+
+pt = pd.read_csv(snakemake.input.pt_metrics)
+stuck = pt[pt["stuck"]][["setting", "seed", "M"]].drop_duplicates()
+if len(stuck):
+    log.warning("left out of the thresholds, stuck on the plateau:\n%s", stuck.to_string(index=False))
+table = threshold_table(pt, groups, sequence_deltas, n_boot=p.n_boot)
 write_csv(snakemake.output[0], table)
-log.info("thresholds:\n%s", table.to_string(index=False))
+log.info("thresholds (log2 M, %d bootstrap replicates):\n%s", p.n_boot, table.to_string(index=False))

@@ -15,8 +15,8 @@ if tr["device"] == "cuda" and not torch.cuda.is_available():
     raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device")
 device = "cuda" if want_cuda and torch.cuda.is_available() else "cpu"
 torch.set_num_threads(snakemake.threads)
-log.info("setting %s, M=%s, device %s, %d thread(s)", snakemake.wildcards.setting,
-         snakemake.wildcards.M, device, snakemake.threads)
+log.info("setting %s, seed %d, M=%s, device %s, %d thread(s)", snakemake.wildcards.setting,
+         run["seed"], snakemake.wildcards.M, device, snakemake.threads)
 
 pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
 keys = ("xs", "ys", "ws")
@@ -26,7 +26,7 @@ model_cfg = ModelConfig(n_dims=pb["D"], n_points=pb["K"], **run["model"])
 tc = TrainConfig(batch_size=run["batch_size"], steps=run["steps"], lr=tr["lr"],
                  weight_decay=run["weight_decay"], eval_every=tr["eval_every"],
                  checkpoint_every=tr["checkpoint_every"], max_loss=tr["max_loss"],
-                 data_seed=seeds["train"], model_seed=seeds["model"])
+                 data_seed=seeds["train"], model_seed=seeds["model"], seed=run["seed"])
 
 with open(snakemake.log[0], "a") as progress:
     result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
