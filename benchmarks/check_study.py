@@ -1,0 +1,80 @@
+"""Is a finished study robust? Reads a results folder's tables and prints, per seed,
+T_True L/D (noisy y) of the PT per setting, dMMSE and Ridge at every M; then checks
+what the default study promises:
+
+  - every run at the largest finite M and at M = inf left the plateau (closed half
+    its gap to Ridge) within the first 40% of its steps, and ends within 10% of
+    Ridge's T_True L/D;
+  - at the smallest M the PT is within 10% of dMMSE's T_True L/D;
+  - no run is stuck; the per-seed threshold intervals overlap.
+
+    .venv/bin/python benchmarks/check_study.py results
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir", type=Path)
+    ap.add_argument("--escape-by", type=float, default=0.4)
+    ap.add_argument("--tolerance", type=float, default=0.10)
+    args = ap.parse_args()
+    pt = pd.read_csv(args.outdir / "tables" / "pt_metrics.csv")
+    base = pd.read_csv(args.outdir / "tables" / "baselines.csv")
+    thr = pd.read_csv(args.outdir / "tables" / "thresholds.csv", dtype={"seed": str})
+
+    def loss(t):
+        return t[(t["eval_set"] == "true") & (t["metric"] == "loss_per_dim")
+                 & (t["target"] == "noisy") & (t["position"] == 0)]
+    pt_l, base_l = loss(pt), loss(base)
+    ridge = base_l[base_l["estimator"] == "Ridge"].set_index("M")["value"]
+    dmmse = base_l[base_l["estimator"] == "dMMSE"].set_index("M")["value"]
+    dmmse.loc[np.inf] = ridge.loc[np.inf] if np.inf in ridge.index else np.nan
+    Ms = sorted(pt_l["M"].unique())
+    finite = [m for m in Ms if np.isfinite(m)]
+    failures = []
+    pd.set_option("display.width", 200)
+    for seed, runs in pt_l.groupby("seed"):
+        table = runs.pivot_table(index="M", columns="setting", values="value")
+        table["dMMSE"], table["Ridge"] = dmmse.reindex(table.index), ridge.reindex(table.index)
+        print(f"\nseed {seed}: T_True L/D (noisy y)\n{table.round(3).to_string()}")
+        for r in runs.itertuples():
+            name = f"{r.setting} seed {seed} M={r.M:g}"
+            if r.stuck:
+                failures.append(f"{name}: stuck on the plateau (gap closed {r.gap_closed:.2f})")
+            if r.M == max(finite) or np.isinf(r.M):
+                esc = r.escape_step / r.steps if np.isfinite(r.escape_step) else np.inf
+                when = f"at {esc:.0%} of the steps" if np.isfinite(esc) else "never"
+                ratio = r.value / ridge[r.M]
+                print(f"  {name}: left the plateau {when}, L/D / Ridge = {ratio:.3f}")
+                if esc > args.escape_by:
+                    failures.append(f"{name}: left the plateau {when}")
+                if ratio > 1 + args.tolerance:
+                    failures.append(f"{name}: T_True L/D {ratio:.3f} x Ridge's")
+            if r.M == min(finite):
+                ratio = r.value / dmmse[r.M]
+                print(f"  {name}: L/D / dMMSE = {ratio:.3f}")
+                if abs(ratio - 1) > args.tolerance:
+                    failures.append(f"{name}: T_True L/D {ratio:.3f} x dMMSE's")
+    cols = ["group", "seed", "n_seeds", "log2_threshold", "ci_low", "ci_high", "found_fraction",
+            "status"]
+    print(f"\nthresholds (log2 M)\n{thr[cols].round(2).to_string(index=False)}")
+    for group, rows in thr[thr["seed"] != "all"].groupby("group"):
+        lo, hi = rows["ci_low"].max(), rows["ci_high"].min()
+        if rows["status"].isin(["found", "several"]).all() and lo <= hi:
+            print(f"  {group}: the {len(rows)} per-seed intervals overlap on [{lo:.2f}, {hi:.2f}]")
+        else:
+            failures.append(f"{group}: per-seed thresholds missing or their intervals disjoint")
+    print("\n" + ("\n".join(f"FAIL {f}" for f in failures) if failures else "all checks pass"))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
