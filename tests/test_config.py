@@ -32,6 +32,12 @@ def with_change(path, value):
     (("train", "device"), "tpu", "train.device"),
     (("sweeps", "batch", "vary"), "lr", "sweeps.batch.vary"),
     (("sweeps", "batch", "batch_size"), [0], "sweeps.batch.batch_size"),
+    (("sweeps", "batch", "seed"), [-1], "sweeps.batch.seed"),
+    (("sweeps", "batch", "seed"), [1, 1], "sweeps.batch.seed"),
+    (("sweeps", "batch", "seed"), [], "sweeps.batch.seed"),
+    (("eval", "plateau_guard"), 1.5, "eval.plateau_guard"),
+    (("eval", "plateau_guard"), 0, "eval.plateau_guard"),
+    (("eval", "n_bootstrap"), 3, "eval.n_bootstrap"),
 ])
 def test_schema_rejects_bad_values(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -54,9 +60,31 @@ def test_cross_key_checks(path, value, needle):
         cfg.validate(with_change(path, value))
 
 
+PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml"]
+
+
 def test_presets_are_valid():
-    for name in ("config.yaml", "presets/smoke.yaml", "presets/paper.yaml"):
+    for name in PRESETS:
         cfg.validate(yaml.safe_load((ROOT / name).read_text()))
+
+
+def test_seeds_preset_is_the_default_with_more_seeds():
+    default = yaml.safe_load((ROOT / "config.yaml").read_text())
+    seeds = yaml.safe_load((ROOT / "presets" / "seeds.yaml").read_text())
+    assert len(seeds["sweeps"]["batch"]["seed"]) >= 3
+    assert set(default["sweeps"]["batch"]["seed"]) < set(seeds["sweeps"]["batch"]["seed"])
+    for conf in (default, seeds):
+        del conf["sweeps"]["batch"]["seed"]
+    assert seeds == default
+
+
+def test_runs_are_the_union_of_each_settings_seeds():
+    conf = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+    runs = cfg.all_runs(conf)
+    assert len(runs) == len(set(runs)) == 5 * len(conf["M"])
+    assert {seed for s, seed, M in runs if s == "nano-b8-s60-wd0"} == {0, 1}   # in both groups
+    assert {seed for s, seed, M in runs if s == "nano-b8-s120-wd0"} == {0}
+    assert cfg.sweep_seeds(conf, "steps") == [0]       # the schema's default
 
 
 def test_paper_preset_matches_the_paper():
@@ -67,6 +95,34 @@ def test_paper_preset_matches_the_paper():
     assert paper["train"]["lr"] == 1e-3
     assert paper["sweeps"]["batch"]["batch_size"] == [256, 512, 1024]
     assert paper["sweeps"]["batch"]["steps"] == [500000]
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    (("problem", "noise_var"), float("nan"), "problem.noise_var"),
+    (("problem", "task_scale"), float("inf"), "problem.task_scale"),
+    (("train", "lr"), float("nan"), "train.lr"),
+    (("sweeps", "batch", "weight_decay"), [0.0, float("nan")], "sweeps.batch.weight_decay.1"),
+    (("M",), ["inf"], "M"),
+    (("outdir",), "results/{M}", "outdir"),
+])
+def test_non_finite_numbers_inf_only_M_and_bad_outdir_are_refused(path, value, needle):
+    with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
+        cfg.validate(with_change(path, value))
+
+
+def test_outdir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(cfg.ConfigError, match="outdir"):
+        cfg.validate(with_change(("outdir",), str(tmp_path / "afile")))
+
+
+def test_snakemake_refuses_nan_before_any_job(tmp_path):
+    path = tmp_path / "nan.yaml"
+    text = (ROOT / "presets" / "smoke.yaml").read_text().replace("noise_var: 0.25", "noise_var: .nan")
+    path.write_text(text.replace("outdir: results/smoke", f"outdir: {tmp_path / 'out'}"))
+    proc = snakemake("-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0 and "problem.noise_var" in proc.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_setting_names_round_trip():
@@ -87,7 +143,7 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("preset", ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_dry_run_succeeds_for_every_preset(preset, tmp_path):
     # an empty outdir, so the plan is the whole workflow whatever results/ holds here
     proc = snakemake("-n", "--configfile", preset, "--config", f"outdir={tmp_path}")

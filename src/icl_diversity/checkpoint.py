@@ -11,8 +11,10 @@ from .io import atomic_path
 
 
 def save_checkpoint(path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # Through a file object: torch.save(obj, filename) names the archive's records after
+    # the (random) temporary file, so identical states would give different bytes.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:

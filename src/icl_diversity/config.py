@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,33 @@ def M_labels(config: dict) -> list[str]:
     return [M_label(M) for M in config["M"]]
 
 
+def _non_finite(node, path=()):
+    """Key paths of every NaN or infinite number in a nested config."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield ".".join(map(str, path))
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _non_finite(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _non_finite(v, path + (i,))
+
+
 def check(config: dict) -> None:
     """Cross-key checks the JSON Schema cannot state. Raises ConfigError naming the key."""
+    # JSON Schema's bounds let NaN through (every comparison with NaN is false)
+    bad = list(_non_finite(config))
+    if bad:
+        raise ConfigError(f"config key {bad[0]}: NaN or infinite numbers are not allowed "
+                          "(M = infinity is spelled inf)")
+    outdir = str(config["outdir"])
+    if "{" in outdir or "}" in outdir:
+        raise ConfigError(f"outdir: {outdir!r} may not contain braces (Snakemake reads them as wildcards)")
+    if Path(outdir).exists() and not Path(outdir).is_dir():
+        raise ConfigError(f"outdir: {outdir!r} exists and is not a folder")
+    if not any(M_label(M) != "inf" for M in config["M"]):
+        raise ConfigError("M: needs at least one finite pool size besides inf (the thresholds "
+                          "and figures compare finite M)")
     for name, m in config["models"].items():
         if m["n_embd"] % m["n_head"]:
             raise ConfigError(f"models.{name}: n_embd ({m['n_embd']}) must be divisible by "
