@@ -75,6 +75,25 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, weight_decay, seed):
     np.testing.assert_array_equal(straight["eval_steps"], resumed["eval_steps"])
 
 
+def test_resume_survives_a_change_of_checkpoint_cadence(tmp_path, caplog):
+    # how often to checkpoint is an execution knob, not part of what the run computes
+    tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
+    straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+    ckpt = tmp_path / "rolling.pt"
+
+    def kill(step):
+        if step == 25:
+            raise Killed
+    with pytest.raises(Killed):
+        train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False, on_step=kill)
+    changed = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=7,
+                          max_loss=1e6)
+    with caplog.at_level("INFO", logger="icl_diversity"):
+        resumed = train(MODEL, changed, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False)
+    assert "resumed from" in caplog.text and "at step 20" in caplog.text
+    np.testing.assert_array_equal(straight["loss"], resumed["loss"])
+
+
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
     ckpt = tmp_path / "rolling.pt"
     tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)

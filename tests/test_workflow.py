@@ -100,6 +100,21 @@ def test_adding_a_seed_plans_only_the_new_seeds_runs(smoke_workflow):
     assert not {"baselines", "task_pool", "eval_set_true", "eval_set_pretrain"} & set(jobs), jobs
 
 
+def _with_train(wf, name, **train):
+    preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())
+    preset["train"].update(train)
+    preset["outdir"] = "out"
+    (wf / name).write_text(yaml.safe_dump(preset))
+    return planned_jobs("--configfile", name, cwd=wf)
+
+
+def test_execution_knobs_retrain_nothing_but_the_learning_rate_does(smoke_workflow):
+    wf, _ = smoke_workflow
+    assert _with_train(wf, "knobs.yaml", threads=2, checkpoint_every=7, max_loss=1e5,
+                       compile=True, device="auto") == {}
+    assert _with_train(wf, "lr.yaml", lr=1e-3).get("train") == 15
+
+
 def test_changing_one_sweep_point_retrains_only_that_point(smoke_workflow):
     wf, _ = smoke_workflow
     preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())

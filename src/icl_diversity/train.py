@@ -75,7 +75,9 @@ def predict(model: torch.nn.Module, xs: np.ndarray, ys: np.ndarray, device="cpu"
 def _fingerprint(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool) -> dict:
     """What a checkpoint must match to be resumed (anything else starts afresh)."""
     pool_hash = "none" if pool is None else hashlib.sha256(np.ascontiguousarray(pool).tobytes()).hexdigest()
-    return {"model": model_cfg.to_dict(), "train": asdict(tc),
+    # how often to checkpoint and when to give up do not change the result
+    train = {k: v for k, v in asdict(tc).items() if k not in ("checkpoint_every", "max_loss")}
+    return {"model": model_cfg.to_dict(), "train": train,
             "problem": {k: problem[k] for k in sorted(problem)}, "pool_sha256": pool_hash}
 
 

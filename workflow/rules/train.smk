@@ -1,6 +1,10 @@
 import shutil
 
 TRAIN = config["train"]
+# What defines a trained model's numbers. The other train keys (threads, device, compile,
+# checkpoint_every, max_loss) are execution knobs: the script reads them from the config,
+# so changing one never reruns a finished run (and the rolling checkpoint stays valid).
+TRAIN_RESULT_KEYS = ("lr", "eval_every", "bf16")
 # A training job holds one GPU when CUDA may be used; `--resources gpu=N` caps how
 # many run at once. Without a GPU the job runs on `threads` CPU threads.
 USE_GPU = TRAIN["device"] == "cuda" or (TRAIN["device"] == "auto" and shutil.which("nvidia-smi"))
@@ -27,7 +31,7 @@ rule train:
     params:
         problem=PROBLEM,
         run=setting_params,
-        train=TRAIN,
+        train={k: TRAIN[k] for k in TRAIN_RESULT_KEYS},
         seeds=config["seeds"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
         checkpoint=f"{OUT}/checkpoints/{{setting}}/seed{{seed}}/M{{M}}.pt",

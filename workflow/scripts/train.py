@@ -8,7 +8,8 @@ from icl_diversity.train import TrainConfig, final_checkpoint, remove_checkpoint
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-pb, run, tr, seeds = p.problem, p.run, p.train, p.seeds
+pb, run, seeds = p.problem, p.run, p.seeds
+tr = dict(snakemake.config["train"], **p.train)   # execution knobs come from the config
 
 want_cuda = tr["device"] == "cuda" or (tr["device"] == "auto" and snakemake.resources.get("gpu", 0) >= 1)
 if tr["device"] == "cuda" and not torch.cuda.is_available():
