@@ -1,10 +1,17 @@
 """The smoke preset end to end, and precise reruns after an edit."""
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import yaml
 import pandas as pd
 import pytest
 
-from conftest import planned_jobs
+from conftest import ROOT, planned_jobs
+from icl_diversity.sources import script_sources
 
 SMOKE = ("--configfile", "presets/smoke.yaml", "--config", "outdir=out")
 
@@ -45,7 +52,10 @@ def test_complete_run_has_nothing_left_to_do(smoke_workflow):
 @pytest.mark.parametrize("module,reruns,untouched", [
     ("baselines.py", {"baselines", "pt_metrics"}, {"train", "task_pool", "eval_set_true"}),
     ("model.py", {"train", "pt_metrics"}, {"baselines", "task_pool"}),
-    ("tasks.py", {"task_pool", "eval_set_true", "baselines", "train"}, set()),
+    ("tasks.py", {"task_pool", "eval_set_true", "baselines", "train", "pt_metrics"}, set()),
+    ("io.py", {"task_pool", "baselines", "train", "thresholds", "software"}, set()),
+    ("figures.py", {"fig2", "fig3", "fig4", "positions"}, {"train", "baselines", "pt_metrics"}),
+    ("threshold.py", {"thresholds", "fig2"}, {"train", "baselines", "pt_metrics"}),
 ])
 def test_editing_a_module_reruns_only_what_uses_it(smoke_workflow, module, reruns, untouched):
     wf, _ = smoke_workflow
@@ -125,3 +135,26 @@ def test_changing_one_sweep_point_retrains_only_that_point(smoke_workflow):
     # One new setting at each of the 3 M values; the other settings and the baselines stay.
     assert jobs.get("train") == 3, jobs
     assert "baselines" not in jobs and "task_pool" not in jobs, jobs
+
+
+SCRIPTS = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_declared_code_inputs_cover_what_each_script_imports(script):
+    """Independent of sources.py's ast walk: run the script's own import statements in a
+    fresh interpreter and list the package modules that end up loaded."""
+    tree = ast.parse(script.read_text())
+    imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+               and "icl_diversity" in ast.unparse(n)]
+    probe = "\n".join(imports + ["import sys",
+                                 "print('\\n'.join(m.__file__ for n, m in sys.modules.items() "
+                                 "if n.split('.')[0] == 'icl_diversity'))"])
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), check=True).stdout
+    loaded = {Path(line).name for line in out.split()}
+    declared = {p.name for p in script_sources(script)}
+    assert "__init__.py" in loaded and loaded <= declared, loaded - declared
+    # nothing declared that the script does not load (besides the kernel's C source)
+    assert declared - loaded <= {"_dmmse.c"}, declared - loaded
+    assert ("_dmmse.c" in declared) == ("native.py" in loaded)

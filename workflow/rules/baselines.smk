@@ -7,7 +7,7 @@ rule baselines:
         pool=pool_input,
         true=f"{OUT}/eval/true.npz",
         pretrain=pretrain_eval_input,
-        code=pkg("tasks.py", "baselines.py", "native.py", "_dmmse.c", "metrics.py"),
+        code=code("baselines.py"),
     params:
         problem=PROBLEM,
         chunk=config["eval"]["dmmse_chunk"],
@@ -28,7 +28,8 @@ rule baseline_table:
     output:
         f"{OUT}/tables/baselines.csv",
     input:
-        expand(f"{OUT}/baselines/M{{M}}/metrics.csv", M=M_LABELS),
+        tables=expand(f"{OUT}/baselines/M{{M}}/metrics.csv", M=M_LABELS),
+        code=code("concat_tables.py"),
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:

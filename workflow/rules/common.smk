@@ -6,6 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from icl_diversity import config as cfg  # noqa: E402
+from icl_diversity.sources import script_sources  # noqa: E402
 
 cfg.check(config)
 
@@ -22,7 +23,6 @@ SETTINGS = {s.name: s for s in cfg.all_settings(config)}
 RUNS = cfg.all_runs(config)   # (setting, seed, M): one training run each
 RUN_DIR = f"{OUT}/runs/{{setting}}/seed{{seed}}/M{{M}}"
 FIGURES = config.get("figures") or {}
-PKG = Path(workflow.basedir) / "src" / "icl_diversity"
 
 
 wildcard_constraints:
@@ -31,9 +31,10 @@ wildcard_constraints:
     seed="[0-9]+",
 
 
-def pkg(*modules):
-    """Package source files a rule depends on, as inputs Snakemake can track."""
-    return [str(PKG / m) for m in ("__init__.py",) + modules]
+def code(script):
+    """The package files a rule's script runs (the closure of its imports, sources.py),
+    as inputs Snakemake can track: editing a module reruns exactly the rules using it."""
+    return [str(p) for p in script_sources(Path(workflow.basedir) / "workflow" / "scripts" / script)]
 
 
 def run_files(name):

@@ -3,7 +3,7 @@ rule task_pool:
     output:
         f"{OUT}/pools/pool_M{{M}}.npy",
     input:
-        code=pkg("tasks.py"),
+        code=code("task_pool.py"),
     params:
         D=PROBLEM["D"],
         task_scale=PROBLEM["task_scale"],
@@ -23,7 +23,7 @@ rule eval_set_true:
     output:
         f"{OUT}/eval/true.npz",
     input:
-        code=pkg("tasks.py"),
+        code=code("eval_set.py"),
     params:
         problem=PROBLEM,
         n=config["eval"]["n_sequences"],
@@ -42,7 +42,7 @@ rule eval_set_pretrain:
         f"{OUT}/eval/pretrain_M{{M}}.npz",
     input:
         pool=f"{OUT}/pools/pool_M{{M}}.npy",
-        code=pkg("tasks.py"),
+        code=code("eval_set.py"),
     params:
         problem=PROBLEM,
         n=config["eval"]["n_sequences"],

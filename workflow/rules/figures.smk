@@ -4,7 +4,6 @@
 # hash, git commit and dirty flag.
 
 TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
-FIGURE_CODE = pkg("figures.py", "threshold.py", "provenance.py", "config.py", "io.py")
 
 
 def group_params(group):
@@ -42,7 +41,7 @@ rule thresholds:
     input:
         pt_metrics=TABLES["pt_metrics"],
         sequences=run_files("sequence_deltas.npz"),
-        code=pkg("threshold.py", "config.py", "io.py"),
+        code=code("thresholds.py"),
     params:
         groups={g: (sw["vary"], group_params(g)["settings"], group_params(g)["seeds"])
                 for g, sw in config["sweeps"].items()},
@@ -67,7 +66,7 @@ if "fig2" in FIGURES:
             pt_metrics=TABLES["pt_metrics"],
             baselines=TABLES["baselines"],
             thresholds=TABLES["thresholds"],
-            code=FIGURE_CODE,
+            code=code("fig_vs_M.py"),
         params:
             **group_params(FIGURES["fig2"]),
             columns=["loss", "delta_dmmse", "delta_ridge"],
@@ -89,7 +88,7 @@ if "fig3" in FIGURES:
             pt_metrics=TABLES["pt_metrics"],
             baselines=TABLES["baselines"],
             thresholds=TABLES["thresholds"],
-            code=FIGURE_CODE,
+            code=code("fig_vs_M.py"),
         params:
             **group_params(FIGURES["fig3"]),
             columns=["delta_dmmse", "delta_ridge"],
@@ -110,7 +109,7 @@ if "fig4" in FIGURES:
             **figure_outputs("fig4"),
         input:
             pt_curves=TABLES["pt_curves"],
-            code=FIGURE_CODE,
+            code=code("fig_dynamics.py"),
         params:
             **group_params(FIGURES["fig4"]),
         log:
@@ -130,7 +129,7 @@ if "positions" in FIGURES:
         input:
             pt_metrics=TABLES["pt_metrics"],
             baselines=TABLES["baselines"],
-            code=FIGURE_CODE,
+            code=code("fig_positions.py"),
         params:
             **group_params(FIGURES["positions"]),
         log:
@@ -151,7 +150,7 @@ rule software:
                     category="Provenance"),
     input:
         [f"{OUT}/figures/{name}.json" for name in FIGURES] if RUNS else [],
-        code=pkg("provenance.py", "config.py"),
+        code=code("software.py"),
     log:
         f"{OUT}/logs/figures/software.log",
     conda:

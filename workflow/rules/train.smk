@@ -27,7 +27,7 @@ rule train:
         pool=pool_input,
         true=f"{OUT}/eval/true.npz",
         pretrain=pretrain_eval_input,
-        code=pkg("tasks.py", "model.py", "train.py", "checkpoint.py", "io.py"),
+        code=code("train.py"),
     params:
         problem=PROBLEM,
         run=setting_params,
@@ -62,7 +62,7 @@ rule pt_metrics:
         baselines=f"{OUT}/baselines/M{{M}}/predictions.npz",
         true=f"{OUT}/eval/true.npz",
         pretrain=pretrain_eval_input,
-        code=pkg("metrics.py", "io.py"),
+        code=code("pt_metrics.py"),
     params:
         problem=PROBLEM,
         setting=lambda wc: SETTINGS[wc.setting].__dict__,
@@ -80,7 +80,8 @@ rule pt_table:
     output:
         f"{OUT}/tables/pt_metrics.csv",
     input:
-        run_files("metrics.csv"),
+        tables=run_files("metrics.csv"),
+        code=code("concat_tables.py"),
     log:
         f"{OUT}/logs/tables/pt_metrics.log",
     conda:
@@ -94,7 +95,8 @@ rule pt_curves:
     output:
         f"{OUT}/tables/pt_curves.csv",
     input:
-        run_files("curve.csv"),
+        tables=run_files("curve.csv"),
+        code=code("concat_tables.py"),
     log:
         f"{OUT}/logs/tables/pt_curves.log",
     conda:
