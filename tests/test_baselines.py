@@ -230,6 +230,21 @@ def test_dmmse_float32(M, backend):
     assert_close(got, dmmse_reference(xs, ys, pool, NOISE), 1e-4)
 
 
+@pytest.mark.parametrize("noise", [1e-8, 1e-10])
+def test_dmmse_float32_extreme_residuals_stay_finite(noise, backend):
+    # D = 8, M = 64, K = 16 with a tiny noise variance: negative logits reach ~1e9, where
+    # float32 cannot represent U + 40 (the pruning limit) apart from U. The posterior is
+    # then a point mass on the best task(s); the prediction must stay finite and equal
+    # float64's best-task prediction to float32's resolution of the logits.
+    xs, ys, pool = data(64, 6, seed=11)
+    got = dmmse_predict(xs, ys, pool, noise, dtype=torch.float32, backend=backend)
+    assert np.all(np.isfinite(got)), np.argwhere(~np.isfinite(got))
+    ref = dmmse_predict(xs, ys, pool, noise, dtype=torch.float64, backend=backend)
+    assert np.all(np.isfinite(ref))
+    # past the first position (pool mean) both are the single best task's prediction
+    assert_close(got[:, 2:].astype(np.float64), ref[:, 2:], 1e-3)
+
+
 # ---------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("shapes", [

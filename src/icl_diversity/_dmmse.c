@@ -150,7 +150,9 @@ block(const int64_t D, int64_t n0, int64_t nb, int64_t J, int64_t M, const real 
             int64_t na = cp / VL;
             for (int64_t i = 0; i < na; ++i) alive[i] = (int32_t)(i * VL);
             const real U = ref[b * J + J - 1] < bound[b] ? ref[b * J + J - 1] : bound[b];
-            const real limit = U - floor_;
+            /* Where the working precision cannot hold U - floor apart from U (float32
+             * once U is about 7e8), pruning could drop the best task: keep every task. */
+            const real limit = (U - floor_ > U) ? U - floor_ : (real)INFINITY;
             for (int64_t j = 0; j < J && na > 0; ++j) {
                 const real *x = X + ((n0 + b) * J + j) * D;
                 const real y = Y[(n0 + b) * J + j];
