@@ -229,7 +229,19 @@ def test_step_of_minimum_interior_and_at_an_end():
 
 def test_power_law_fit_recovers_the_exponent():
     M = 2.0 ** np.arange(1, 11)
-    b, c = power_law_fit(M, 30 * M ** 0.47)
+    b, c, lo, hi = power_law_fit(M, 30 * M ** 0.47)
     assert b == pytest.approx(0.47) and c == pytest.approx(30)
+    assert lo == pytest.approx(0.47) and hi == pytest.approx(0.47)    # exact data: no width
     assert power_law_fit(M[:1], M[:1]) is None
     assert power_law_fit([], []) is None
+    assert np.isnan(power_law_fit(M[:2], M[:2])[2])
+
+
+def test_power_law_interval_covers_the_exponent_about_95_percent_of_the_time():
+    rng = np.random.default_rng(6)
+    M = 2.0 ** np.arange(1, 9)
+    hits = 0
+    for _ in range(400):
+        b, c, lo, hi = power_law_fit(M, 30 * M ** 0.47 * np.exp(0.2 * rng.standard_normal(8)))
+        hits += lo <= 0.47 <= hi
+    assert 0.91 <= hits / 400 <= 0.99

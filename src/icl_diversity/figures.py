@@ -260,10 +260,12 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
     return fig
 
 
-def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
+def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataFrame | None = None):
     """Delta^{T_True}_{PT,Ridge} vs training step, one panel per setting, one curve per
     M (colour = log2 M, M = inf dashed black); right panel t* (step of the minimum) vs
-    M on log-log axes with a power law fitted where the minimum is interior. Fig 4."""
+    M on log-log axes, with a power law t* ~ M^alpha (and its 95% interval) fitted to the
+    interior minima below the group's threshold, as the paper does (the dip-then-rise
+    is a below-threshold effect; minima past it are flat and noisy). Fig 4."""
     d = select(curves, eval_set="true", metric="delta_ridge", position=0)
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
     M_all = np.sort(d["M"].unique())
@@ -299,26 +301,33 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str):
     bar.set_label("M")
 
     ax = axes[-1]
+    found = found_thresholds(thresholds) if thresholds is not None else pd.DataFrame()
+    limit = found["log2_threshold"].min() if len(found) else np.inf
     for s in settings:
         t_star = [(M, *step_of_minimum(mean_curves[s.name, M]["step"], mean_curves[s.name, M]["value"]))
                   for M in finite]
         M, t, interior = (np.array(v) for v in zip(*t_star))
-        interior = interior.astype(bool)
-        fit = power_law_fit(M[interior], t[interior])
+        fitted = interior.astype(bool) & (np.log2(M) < limit)
+        fit = power_law_fit(M[fitted], t[fitted])
         if fit is None:
-            note = "too few interior minima to fit"
+            note = "too few minima below the threshold to fit"
         else:
-            b, k = fit
-            ax.plot(M[interior], k * M[interior] ** b, "-", color=colors[s.name], lw=1)
-            note = rf"$t^* \propto M^{{{b:.2f}}}$"
-        ax.plot(M[interior], t[interior], "o", color=colors[s.name],
+            b, k, lo, hi = fit
+            ax.plot(M[fitted], k * M[fitted] ** b, "-", color=colors[s.name], lw=1)
+            ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""
+            note = rf"$t^* \propto M^{{{b:.2f}}}$" + ci
+        ax.plot(M[fitted], t[fitted], "o", color=colors[s.name],
                 label=f"{labels[s.name]}: {note}")
-        ax.plot(M[~interior], t[~interior], "o", mfc="none", color=colors[s.name])
+        ax.plot(M[~fitted], t[~fitted], "o", mfc="none", color=colors[s.name])
+    if np.isfinite(limit):
+        ax.axvline(2.0 ** limit, color="0.4", lw=1, ls="-.",
+                   label=rf"threshold $M\approx2^{{{limit:.1f}}}$")
     ax.set_xscale("log", base=2)
     plain_log_y(ax)
     ax.set_xlabel("number of pretraining tasks M")
     ax.set_ylabel(r"$t^*$ (step of the minimum)")
-    ax.set_title("open markers: minimum at an end, not fitted")
+    ax.set_title("open markers: minimum at an end or past the threshold, not fitted",
+                 fontsize=8)
     ax.legend(loc="best")
     stuck_note(fig, d, settings, vary)
     return fig

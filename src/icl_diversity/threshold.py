@@ -251,13 +251,22 @@ def step_of_minimum(steps, values) -> tuple[float, bool]:
     return float(steps[i]), 0 < i < len(values) - 1
 
 
-def power_law_fit(x, y) -> tuple[float, float] | None:
-    """Least-squares fit of log y = log c + b log x; returns (b, c), or None when fewer
+def power_law_fit(x, y, level: float = 0.95) -> tuple[float, float, float, float] | None:
+    """Least-squares fit of log y = log c + b log x; returns (b, c, b_low, b_high) with a
+    `level` t-interval for the exponent (NaN with only two points), or None when fewer
     than two distinct positive points are available."""
+    from scipy import stats
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     x, y = x[ok], y[ok]
     if len(np.unique(x)) < 2:
         return None
-    b, log_c = np.polyfit(np.log(x), np.log(y), 1)
-    return float(b), float(np.exp(log_c))
+    lx, ly = np.log(x), np.log(y)
+    b, log_c = np.polyfit(lx, ly, 1)
+    n = len(x)
+    if n < 3:
+        return float(b), float(np.exp(log_c)), float("nan"), float("nan")
+    resid = ly - (b * lx + log_c)
+    se = np.sqrt(resid @ resid / (n - 2) / np.sum((lx - lx.mean()) ** 2))
+    half = stats.t.ppf((1 + level) / 2, n - 2) * se
+    return float(b), float(np.exp(log_c)), float(b - half), float(b + half)

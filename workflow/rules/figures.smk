@@ -109,6 +109,7 @@ if "fig4" in FIGURES:
             **figure_outputs("fig4"),
         input:
             pt_curves=TABLES["pt_curves"],
+            thresholds=TABLES["thresholds"],
             code=code("fig_dynamics.py"),
         params:
             **group_params(FIGURES["fig4"]),

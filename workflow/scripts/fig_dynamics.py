@@ -7,8 +7,9 @@ from icl_diversity.io import setup_logging
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
+thresholds = pd.read_csv(snakemake.input.thresholds, dtype={"seed": str})
 fig = fig_dynamics(pd.read_csv(snakemake.input.pt_curves), [Setting.parse(n) for n in p.settings],
-                   p.vary)
+                   p.vary, thresholds[thresholds["group"] == p.group])
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")
 log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)

@@ -8,7 +8,7 @@ from icl_diversity.io import setup_logging
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
 settings = [Setting.parse(n) for n in p.settings]
-thresholds = pd.read_csv(snakemake.input.thresholds)
+thresholds = pd.read_csv(snakemake.input.thresholds, dtype={"seed": str})
 fig = fig_vs_M(pd.read_csv(snakemake.input.pt_metrics), pd.read_csv(snakemake.input.baselines),
                thresholds[thresholds["group"] == p.group], settings, p.vary, p.columns)
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
