@@ -93,6 +93,36 @@ def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path):
         load_checkpoint(foreign)
 
 
+def _flip_a_weight_byte(path, tensor):
+    """Flip one byte inside `tensor`'s data in a saved archive (located by its bytes)."""
+    raw = bytearray(path.read_bytes())
+    needle = tensor.detach().contiguous().numpy().tobytes()[:32]
+    at = raw.find(needle)
+    assert at > 0, "tensor data not found in the archive"
+    raw[at + 5] ^= 0x10
+    path.write_bytes(bytes(raw))
+
+
+def test_a_flipped_byte_in_a_final_model_is_detected(tmp_path):
+    model = build_model(CFG, seed=0)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, {"model": model.state_dict(), "model_config": CFG.to_dict()})
+    load_pretrained(path)                          # intact: loads
+    # torch.load alone does not notice: the archive still opens
+    _flip_a_weight_byte(path, model.h[0].mlp.c_fc.weight)
+    torch.load(path, weights_only=True)
+    with pytest.raises(ValueError, match="checksum"):
+        load_pretrained(path)
+
+
+def test_truncated_checkpoint_is_refused_by_name(tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, {"model": build_model(CFG, 0).state_dict(), "model_config": CFG.to_dict()})
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="model.pt"):
+        load_pretrained(path)
+
+
 def test_checkpoints_cannot_run_code(tmp_path):
     class Evil:
         def __reduce__(self):

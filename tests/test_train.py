@@ -94,6 +94,37 @@ def test_resume_survives_a_change_of_checkpoint_cadence(tmp_path, caplog):
     np.testing.assert_array_equal(straight["loss"], resumed["loss"])
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_rolling_checkpoint_is_set_aside_and_training_restarts(tmp_path, caplog, damage):
+    tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
+    straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+    ckpt = tmp_path / "rolling.pt"
+
+    def kill(step):
+        if step == 25:
+            raise Killed
+    with pytest.raises(Killed):
+        train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False, on_step=kill)
+    raw = bytearray(ckpt.read_bytes())
+    if damage == "flip":
+        # a byte inside the model's first weights: torch.load still opens the file
+        w = torch.load(ckpt, weights_only=True)["model"]["h.0.mlp.c_fc.weight"]
+        at = raw.find(w.contiguous().numpy().tobytes()[:32])
+        assert at > 0
+        raw[at + 9] ^= 0x04
+        ckpt.write_bytes(bytes(raw))
+    else:
+        ckpt.write_bytes(bytes(raw[: len(raw) // 3]))
+    with caplog.at_level("WARNING", logger="icl_diversity"):
+        resumed = train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False)
+    assert "restarts from step 0" in caplog.text
+    assert (tmp_path / "rolling.pt.corrupt").exists()
+    # a clean restart: the same run as one never interrupted
+    np.testing.assert_array_equal(straight["loss"], resumed["loss"])
+    for a, b in zip(straight["model"].state_dict().values(), resumed["model"].state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
     ckpt = tmp_path / "rolling.pt"
     tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)

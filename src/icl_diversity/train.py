@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
 from .model import ICLTransformer, ModelConfig, build_model
 from .tasks import model_init_seed, train_batch
 
@@ -96,8 +96,16 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarr
              "loss": [], "lr": []}
 
     ckpt_path = Path(checkpoint_path) if checkpoint_path else None
+    ckpt = None
     if ckpt_path and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
+        try:
+            ckpt = load_checkpoint(ckpt_path, map_location=device)
+        except CorruptCheckpoint as e:
+            # set aside (not deleted: it may be wanted for a post-mortem); start afresh
+            aside = ckpt_path.with_name(ckpt_path.name + ".corrupt")
+            os.replace(ckpt_path, aside)
+            log.warning("%s; moved it to %s and training restarts from step 0", e, aside)
+    if ckpt is not None:
         if ckpt.get("fingerprint") == fingerprint:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
