@@ -47,3 +47,38 @@ def test_identical_checkpoints_are_identical_bytes(tmp_path):
         save_checkpoint(tmp_path / name, state)
         digests.add(hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+    from icl_diversity.io import HOST
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        target = tmp_path / "big.npz"
+        stale = tmp_path / f".big.npz.{HOST}-{dead}.abc123.npz"
+        live = tmp_path / f".big.npz.{HOST}-{alive.pid}.def456.npz"
+        other_host = tmp_path / ".big.npz.elsewhere-1.ghi789.npz"
+        for f in (stale, live, other_host):
+            f.write_bytes(b"x" * 100)
+        save_npz(target, x=np.zeros(2))
+        assert target.exists() and not stale.exists()
+        assert live.exists() and other_host.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_remove_checkpoint_removes_the_folders_it_empties(tmp_path):
+    from icl_diversity.train import remove_checkpoint
+    root = tmp_path / "checkpoints"
+    a, b = root / "s1" / "seed0" / "M2.pt", root / "s1" / "seed1" / "M2.pt"
+    for p in (a, b):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"")
+    remove_checkpoint(a, root=root)
+    assert not (root / "s1" / "seed0").exists() and b.exists()
+    remove_checkpoint(b, root=root)
+    assert root.exists() and not any(root.iterdir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import tempfile
 import zipfile
@@ -19,14 +20,49 @@ def _umask() -> int:
     return mask
 
 
+HOST = socket.gethostname().replace(".", "_")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:       # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Temporary files of `path` left by writers on this host that no longer run (a
+    kill -9 skips atomic_path's cleanup): removed, and returned. Files of live writers
+    and of other hosts (shared storage) are left alone."""
+    removed = []
+    prefix = f".{path.name}.{HOST}-"
+    for tmp in path.parent.glob(f".{path.name}.*"):
+        rest = tmp.name[len(prefix):] if tmp.name.startswith(prefix) else ""
+        pid = rest.split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; rename it onto `path` only on success.
     The result gets the mode a plain open() would give it under the user's umask
-    (mkstemp makes its files 0600, unreadable to anyone else on shared storage)."""
+    (mkstemp makes its files 0600, unreadable to anyone else on shared storage). The
+    temporary's name carries the host and pid, so the next write of `path` can remove
+    what a killed writer left behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{HOST}-{os.getpid()}.",
+                               suffix=path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)

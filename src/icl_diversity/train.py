@@ -185,6 +185,21 @@ def final_checkpoint(model: ICLTransformer, fingerprint: dict) -> dict:
             "fingerprint": fingerprint}
 
 
-def remove_checkpoint(path) -> None:
-    if path and os.path.exists(path):
+def remove_checkpoint(path, root=None) -> None:
+    """Remove a finished run's rolling checkpoint, and the folders above it up to (not
+    including) `root` that it leaves empty."""
+    if not path:
+        return
+    path = Path(path)
+    if path.exists():
         os.remove(path)
+    if root is None:
+        return
+    root = Path(root).resolve()
+    folder = path.parent.resolve()
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:      # not empty: another run's checkpoint lives there
+            break
+        folder = folder.parent

@@ -35,6 +35,7 @@ rule train:
         seeds=config["seeds"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
         checkpoint=f"{OUT}/checkpoints/{{setting}}/seed{{seed}}/M{{M}}.pt",
+        checkpoint_root=f"{OUT}/checkpoints",
     threads: TRAIN["threads"]
     resources:
         gpu=1 if USE_GPU else 0,

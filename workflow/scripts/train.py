@@ -38,5 +38,5 @@ save_npz(snakemake.output.predictions, steps=result["eval_steps"],
 write_csv(snakemake.output.train_log, pd.DataFrame(
     {"step": range(1, len(result["loss"]) + 1), "loss": result["loss"], "lr": result["lr"]}))
 save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
-remove_checkpoint(p.checkpoint)   # the run is complete; model.pt holds the result
+remove_checkpoint(p.checkpoint, root=p.checkpoint_root)   # the run is complete; model.pt holds the result
 log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)
