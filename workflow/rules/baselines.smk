@@ -30,6 +30,9 @@ rule baseline_table:
     input:
         tables=expand(f"{OUT}/baselines/M{{M}}/metrics.csv", M=M_LABELS),
         code=code("concat_tables.py"),
+    params:
+        kind="baselines",
+        K=PROBLEM["K"],
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:

@@ -83,6 +83,9 @@ rule pt_table:
     input:
         tables=run_files("metrics.csv"),
         code=code("concat_tables.py"),
+    params:
+        kind="pt_metrics",
+        K=PROBLEM["K"],
     log:
         f"{OUT}/logs/tables/pt_metrics.log",
     conda:
@@ -98,6 +101,9 @@ rule pt_curves:
     input:
         tables=run_files("curve.csv"),
         code=code("concat_tables.py"),
+    params:
+        kind="pt_curves",
+        K=PROBLEM["K"],
     log:
         f"{OUT}/logs/tables/pt_curves.log",
     conda:

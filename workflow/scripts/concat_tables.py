@@ -1,9 +1,8 @@
-import pandas as pd
-
 from icl_diversity.io import setup_logging, write_csv
+from icl_diversity.tables import concat_tables
 
 log = setup_logging(snakemake.log[0])
-frames = [pd.read_csv(p) for p in snakemake.input.tables]
-table = pd.concat(frames, ignore_index=True)
+p = snakemake.params
+table = concat_tables(snakemake.input.tables, p.kind, p.K)
 write_csv(snakemake.output[0], table)
-log.info("%d rows from %d files -> %s", len(table), len(frames), snakemake.output[0])
+log.info("%d rows from %d files -> %s", len(table), len(snakemake.input.tables), snakemake.output[0])

@@ -1,14 +1,15 @@
 # Fig 4: Delta^{T_True}_{PT,Ridge} during training, and the step of its minimum vs M.
-import pandas as pd
 
 from icl_diversity.config import Setting
 from icl_diversity.figures import fig_dynamics, save_figure
 from icl_diversity.io import setup_logging
+from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-thresholds = pd.read_csv(snakemake.input.thresholds, dtype={"seed": str})
-fig = fig_dynamics(pd.read_csv(snakemake.input.pt_curves), [Setting.parse(n) for n in p.settings],
+K = snakemake.config["problem"]["K"]
+thresholds = read_table(snakemake.input.thresholds, "thresholds")
+fig = fig_dynamics(read_table(snakemake.input.pt_curves, "pt_curves", K), [Setting.parse(n) for n in p.settings],
                    p.vary, thresholds[thresholds["group"] == p.group])
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")

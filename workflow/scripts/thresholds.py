@@ -1,7 +1,6 @@
-import pandas as pd
-
 from icl_diversity.config import Setting
 from icl_diversity.io import load_npz, setup_logging, write_csv
+from icl_diversity.tables import read_table
 from icl_diversity.tasks import M_label
 from icl_diversity.threshold import threshold_table
 
@@ -16,7 +15,7 @@ def sequence_deltas(setting, seed, M):
     return load_npz(path, ("true_delta_ridge",))["true_delta_ridge"]
 
 
-pt = pd.read_csv(snakemake.input.pt_metrics)
+pt = read_table(snakemake.input.pt_metrics, "pt_metrics", snakemake.config["problem"]["K"])
 stuck = pt[pt["stuck"]][["setting", "seed", "M"]].drop_duplicates()
 if len(stuck):
     log.warning("left out of the thresholds, stuck on the plateau:\n%s", stuck.to_string(index=False))

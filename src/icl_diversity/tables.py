@@ -1,0 +1,85 @@
+"""The tables the workflow writes, what each promises, and the one checked reader that
+every consumer uses: a damaged table (cut mid-line, emptied, edited) stops the reading
+job with a message naming the file, instead of flowing silently into figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import COLUMNS
+from .threshold import THRESHOLD_COLUMNS
+
+METRIC_KEY = ["estimator", "M", "eval_set", "metric", "target"]
+RUN_COLUMNS = ["setting", "seed", "step", "gap_closed", "escape_step", "stuck"]
+SPECS = {   # kind -> (columns it must have, columns that identify a row but position)
+    "baselines": (COLUMNS, METRIC_KEY),
+    "pt_metrics": (COLUMNS + RUN_COLUMNS, METRIC_KEY + ["setting", "seed"]),
+    "pt_curves": (COLUMNS + RUN_COLUMNS, METRIC_KEY + ["setting", "seed", "step"]),
+    "thresholds": (THRESHOLD_COLUMNS, ["group", "model", "batch_size", "steps", "weight_decay", "seed"]),
+}
+NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "escape_step",
+           "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds"]
+REQUIRED = ["estimator", "M", "eval_set", "metric", "target", "position", "value", "setting",
+            "seed", "step", "gap_closed", "stuck", "group", "status"]
+
+
+class TableError(ValueError):
+    """A table that does not hold what its writer promises."""
+
+
+def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
+    """Read one of the workflow's tables and check it: its columns, that numeric columns
+    hold numbers and required ones are filled, no duplicate rows and, for the metric
+    tables when K is given, positions 0..K for every row key. Raises TableError naming
+    the file and what is wrong."""
+    path = Path(path)
+    columns, key = SPECS[kind]
+    if not path.exists():
+        raise FileNotFoundError(f"missing table: {path}")
+    try:
+        table = pd.read_csv(path, dtype={"seed": str} if kind == "thresholds" else None)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise TableError(f"{path}: not a readable {kind} table ({e})") from e
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise TableError(f"{path}: {kind} table lacks columns {missing}")
+    if table.empty:
+        raise TableError(f"{path}: {kind} table has no rows")
+    for c in NUMERIC:
+        if c in columns and not (kind == "thresholds" and c == "seed"):
+            numbers = pd.to_numeric(table[c], errors="coerce")
+            bad = numbers.isna() & table[c].notna()
+            if bad.any():
+                raise TableError(f"{path}: column {c} holds non-numbers, e.g. row "
+                                 f"{int(np.flatnonzero(bad)[0]) + 2}: {table[c][bad].iloc[0]!r}")
+            table[c] = numbers
+    for c in REQUIRED:
+        if c in columns and table[c].isna().any():
+            row = int(np.flatnonzero(table[c].isna())[0]) + 2
+            raise TableError(f"{path}: column {c} is empty in line {row} (a cut or edited file?)")
+    if "stuck" in columns:
+        if not table["stuck"].isin([True, False]).all():
+            raise TableError(f"{path}: column stuck must be True or False")
+        table["stuck"] = table["stuck"].astype(bool)
+    full_key = key + (["position"] if "position" in columns else [])
+    dup = table.duplicated(full_key)
+    if dup.any():
+        raise TableError(f"{path}: duplicate rows, e.g. line {int(np.flatnonzero(dup)[0]) + 2}")
+    if K is not None and "position" in columns:
+        positions = table.groupby(key, dropna=False)["position"].agg(lambda p: sorted(p))
+        incomplete = positions[positions.map(lambda p: p != list(range(K + 1)))]
+        if len(incomplete):
+            raise TableError(f"{path}: {len(incomplete)} row group(s) lack some of positions "
+                             f"0..{K}, e.g. {dict(zip(key, incomplete.index[0]))}")
+    return table
+
+
+def concat_tables(paths, kind: str, K: int | None = None) -> pd.DataFrame:
+    """The checked union of per-run or per-M tables."""
+    frames = [read_table(p, kind, K) for p in paths]
+    table = pd.concat(frames, ignore_index=True)
+    if len(table) != sum(map(len, frames)):
+        raise TableError(f"{kind}: concatenation lost rows")
+    return table

@@ -1,0 +1,89 @@
+"""The checked table reader: what each table promises, and a clear error naming the
+file when a table has been cut, emptied or edited."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from icl_diversity.metrics import estimator_rows, to_frame
+from icl_diversity.tables import TableError, concat_tables, read_table
+
+K, D = 4, 3
+
+
+def run_table(seed=0):
+    rng = np.random.default_rng(seed)
+    data = {"xs": rng.standard_normal((20, K, D)).astype(np.float32),
+            "ys": rng.standard_normal((20, K)).astype(np.float32),
+            "ws": rng.standard_normal((20, D)).astype(np.float32)}
+    preds = {"PT": rng.standard_normal((20, K)), "Ridge": rng.standard_normal((20, K)),
+             "dMMSE": rng.standard_normal((20, K))}
+    rows = estimator_rows(preds, data, D, estimators=["PT"], eval_set="true", M=16.0,
+                          setting="tiny-b8-s10-wd0", seed=seed, step=10, gap_closed=0.9)
+    return to_frame(rows).assign(escape_step=5.0, stuck=False)
+
+
+@pytest.fixture
+def table_file(tmp_path):
+    path = tmp_path / "metrics.csv"
+    run_table().to_csv(path, index=False)
+    return path
+
+
+def test_a_sound_table_reads_back(table_file):
+    t = read_table(table_file, "pt_metrics", K)
+    assert len(t) == 4 * (K + 1) and t["stuck"].dtype == bool
+
+
+def test_a_table_cut_mid_line_is_refused_by_name(table_file):
+    text = table_file.read_text()
+    table_file.write_text(text[: int(len(text) * 0.6)])
+    with pytest.raises(TableError, match="metrics.csv"):
+        read_table(table_file, "pt_metrics", K)
+
+
+def test_an_empty_table_is_refused_by_name(table_file):
+    table_file.write_text("")
+    with pytest.raises(TableError, match="metrics.csv.*not a readable"):
+        read_table(table_file, "pt_metrics", K)
+
+
+def test_missing_rows_are_found(table_file):
+    t = pd.read_csv(table_file)
+    t.drop(index=[3]).to_csv(table_file, index=False)
+    with pytest.raises(TableError, match="positions 0..4"):
+        read_table(table_file, "pt_metrics", K)
+
+
+@pytest.mark.parametrize("column,value,needle", [
+    ("value", "oops", "non-numbers"),
+    ("value", np.nan, "column value is empty"),
+    ("stuck", "maybe", "stuck"),
+])
+def test_bad_cells_are_found(table_file, column, value, needle):
+    t = pd.read_csv(table_file)
+    t[column] = t[column].astype(object)
+    t.loc[2, column] = value
+    t.to_csv(table_file, index=False)
+    with pytest.raises(TableError, match=needle):
+        read_table(table_file, "pt_metrics", K)
+
+
+def test_duplicates_and_missing_columns_are_found(table_file):
+    t = pd.read_csv(table_file)
+    pd.concat([t, t.iloc[:1]]).to_csv(table_file, index=False)
+    with pytest.raises(TableError, match="duplicate"):
+        read_table(table_file, "pt_metrics", K)
+    t.drop(columns=["seed"]).to_csv(table_file, index=False)
+    with pytest.raises(TableError, match=r"lacks columns \['seed'\]"):
+        read_table(table_file, "pt_metrics", K)
+
+
+def test_concat_checks_every_input(tmp_path):
+    paths = []
+    for seed in (0, 1):
+        paths.append(tmp_path / f"s{seed}.csv")
+        run_table(seed).to_csv(paths[-1], index=False)
+    assert len(concat_tables(paths, "pt_metrics", K)) == 2 * 4 * (K + 1)
+    paths[1].write_text(paths[1].read_text()[:300])
+    with pytest.raises(TableError, match="s1.csv"):
+        concat_tables(paths, "pt_metrics", K)
