@@ -89,3 +89,17 @@ def test_each_training_seed_has_its_own_batch_stream_and_init():
     inits = {model_init_seed(100, r) for r in range(50)}
     assert len(inits) == 50 and model_init_seed(100, 7) == model_init_seed(100, 7)
     assert model_init_seed(100, 0) != model_init_seed(101, 0)
+
+
+def test_shape_checks_name_the_file_and_the_mismatch():
+    from icl_diversity.tasks import check_eval_set, check_pool
+    pool = task_pool(2, 4, seed=0)
+    check_pool(pool, 2, 4, "pool_M2.npy")
+    with pytest.raises(ValueError, match=r"pool_M16.npy.*\(2, 4\).*\(16, 4\)"):
+        check_pool(pool, 16, 4, "pool_M16.npy")     # a 2-row pool copied over pool_M16
+    s = eval_set(4, 8, 0.25, 10, 1)
+    check_eval_set(s, 8, 4, "true.npz", n=10)
+    with pytest.raises(ValueError, match="true.npz: xs"):
+        check_eval_set(s, 16, 4, "true.npz")
+    with pytest.raises(ValueError, match="true.npz: xs"):
+        check_eval_set(s, 8, 4, "true.npz", n=12)

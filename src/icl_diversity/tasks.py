@@ -123,3 +123,20 @@ def train_batch(step: int, batch_size: int, D: int, K: int, noise_var: float, se
 def model_init_seed(seed: int, replicate: int = 0) -> int:
     """The torch seed of a run's initial weights, from (seeds.model, training seed)."""
     return int(rng(seed, "model_init", replicate).integers(2 ** 62))
+
+
+def check_pool(pool: np.ndarray, M, D: int, path) -> None:
+    """A pool read from `path` must be (M, D), as its file name and the config say."""
+    if pool.shape != (int(M), D):
+        raise ValueError(f"{path}: pool has shape {pool.shape}, expected (M, D) = ({int(M)}, {D})")
+
+
+def check_eval_set(data: dict, K: int, D: int, path, n: int | None = None) -> None:
+    """An evaluation set read from `path` must be N sequences of K examples in D
+    dimensions (N = n when given): xs (N, K, D), ys (N, K), ws (N, D)."""
+    N = len(data["xs"]) if n is None else n
+    want = {"xs": (N, K, D), "ys": (N, K), "ws": (N, D)}
+    for key, shape in want.items():
+        if key in data and data[key].shape != shape:
+            raise ValueError(f"{path}: {key} has shape {data[key].shape}, expected {shape} "
+                             f"(N, K, D = {N}, {K}, {D})")

@@ -10,6 +10,7 @@ rule baselines:
         code=code("baselines.py"),
     params:
         problem=PROBLEM,
+        n=config["eval"]["n_sequences"],
         chunk=config["eval"]["dmmse_chunk"],
         backend=config["eval"]["dmmse_backend"],
     threads: 2

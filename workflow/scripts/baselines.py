@@ -5,7 +5,7 @@ import torch
 from icl_diversity.baselines import dmmse_predict, resolve_backend, ridge_predict
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.metrics import estimator_rows, to_frame
-from icl_diversity.tasks import parse_M
+from icl_diversity.tasks import check_eval_set, check_pool, parse_M
 
 log = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -18,6 +18,10 @@ if pool is not None:
 keys = ("xs", "ys", "ws")
 sets = {"true": load_npz(snakemake.input.true, keys),
         "pretrain": load_npz(snakemake.input.pretrain, keys)}
+if pool is not None:
+    check_pool(pool, M, pb["D"], snakemake.input.pool)
+for name, data in sets.items():
+    check_eval_set(data, pb["K"], pb["D"], snakemake.input[name], n=snakemake.params.n)
 
 rows, arrays = [], {}
 for name, data in sets.items():

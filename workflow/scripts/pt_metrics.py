@@ -1,6 +1,6 @@
 from icl_diversity.io import load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.metrics import estimator_rows, gap_closed, plateau_guard, to_frame
-from icl_diversity.tasks import parse_M
+from icl_diversity.tasks import check_eval_set, parse_M
 
 log = setup_logging(snakemake.log[0])
 p, wc = snakemake.params, snakemake.wildcards
@@ -10,6 +10,15 @@ pt = load_npz(snakemake.input.predictions, ("steps", "true", "pretrain"))
 baselines = load_npz(snakemake.input.baselines, ("true_Ridge", "pretrain_Ridge"))
 sets = {"true": load_npz(snakemake.input.true, ("xs", "ys", "ws")),
         "pretrain": load_npz(snakemake.input.pretrain, ("xs", "ys", "ws"))}
+for name, data in sets.items():
+    check_eval_set(data, p.problem["K"], D, snakemake.input[name])
+    N = len(data["xs"])
+    for what, arr, shape in (("PT predictions", pt[name], (len(pt["steps"]), N, p.problem["K"])),
+                             ("Ridge predictions", baselines[f"{name}_Ridge"], (N, p.problem["K"]))):
+        if arr.shape != shape:
+            raise ValueError(f"{what} on {name} have shape {arr.shape}, expected {shape}: "
+                             f"{snakemake.input.predictions} and {snakemake.input.baselines} "
+                             f"must come from this evaluation set ({snakemake.input[name]})")
 
 # The plateau guard reads the run's own training distribution (T_Pretrain; T_True at
 # M = inf): on T_True a small-pool model is rightly worse than the zero predictor.

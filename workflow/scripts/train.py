@@ -4,6 +4,7 @@ import torch
 from icl_diversity.checkpoint import save_checkpoint
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.model import ModelConfig
+from icl_diversity.tasks import check_eval_set, check_pool
 from icl_diversity.train import TrainConfig, final_checkpoint, remove_checkpoint, train
 
 log = setup_logging(snakemake.log[0])
@@ -20,9 +21,13 @@ log.info("setting %s, seed %d, M=%s, device %s, %d thread(s)", snakemake.wildcar
          run["seed"], snakemake.wildcards.M, device, snakemake.threads)
 
 pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
+if pool is not None:
+    check_pool(pool, snakemake.wildcards.M, pb["D"], snakemake.input.pool)
 keys = ("xs", "ys", "ws")
 eval_sets = {"true": load_npz(snakemake.input.true, keys),
              "pretrain": load_npz(snakemake.input.pretrain, keys)}
+for name, data in eval_sets.items():
+    check_eval_set(data, pb["K"], pb["D"], snakemake.input[name])
 model_cfg = ModelConfig(n_dims=pb["D"], n_points=pb["K"], **run["model"])
 tc = TrainConfig(batch_size=run["batch_size"], steps=run["steps"], lr=tr["lr"],
                  weight_decay=run["weight_decay"], eval_every=tr["eval_every"],
