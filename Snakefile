@@ -4,6 +4,7 @@
 #   pools -> evaluation sets -> baselines (Ridge, dMMSE) -> pretraining per (setting, M)
 #         -> metrics tables -> thresholds -> figures -> report
 import os
+import sys
 
 from snakemake.utils import min_version, validate
 
@@ -16,6 +17,13 @@ if not workflow.config_settings.configfiles:
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+# `--config` values arrive as text; give them the types the schema asks for.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from icl_diversity.config import coerce_overrides  # noqa: E402
+
+_typed = coerce_overrides(config)
+config.clear()
+config.update(_typed)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

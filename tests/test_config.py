@@ -149,3 +149,18 @@ def test_dry_run_succeeds_for_every_preset(preset, tmp_path):
     proc = snakemake("-n", "--configfile", preset, "--config", f"outdir={tmp_path}")
     for rule in ("task_pool", "baselines", "train", "fig2"):
         assert f"rule {rule}" in proc.stdout, rule
+
+
+def test_override_strings_get_the_schema_types():
+    # what Snakemake's --config hands over for 'train={lr: 0.001}' and friends: text
+    c = copy.deepcopy(SMOKE)
+    c["train"].update(lr="0.001", compile="true", device="cpu")
+    c["sweeps"]["batch"]["seed"] = ["0", "2"]
+    c["M"] = ["2", "16", "inf"]
+    c["outdir"] = "2024"
+    typed = cfg.coerce_overrides(c)
+    assert typed["train"]["lr"] == 0.001 and typed["train"]["compile"] is True
+    assert typed["train"]["device"] == "cpu" and typed["outdir"] == "2024"   # strings stay
+    assert typed["sweeps"]["batch"]["seed"] == [0, 2] and typed["M"] == [2, 16, "inf"]
+    cfg.validate(typed)
+    assert cfg.coerce_overrides(SMOKE) == SMOKE            # typed input is left as is

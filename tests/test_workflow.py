@@ -125,6 +125,18 @@ def test_execution_knobs_retrain_nothing_but_the_learning_rate_does(smoke_workfl
     assert _with_train(wf, "lr.yaml", lr=1e-3).get("train") == 15
 
 
+@pytest.mark.parametrize("override,expected", [
+    # the README's documented forms of --config, each with what it must plan
+    ("train={lr: 0.001}", {"train": 15}),                    # typed, merged into train
+    ("train={threads: 2, checkpoint_every: 5}", {}),         # execution knobs: nothing
+    ("sweeps={batch: {seed: [0, 1, 2]}}", {"train": 6}),     # merged into one group
+])
+def test_documented_config_overrides(smoke_workflow, override, expected):
+    wf, _ = smoke_workflow
+    jobs = planned_jobs(*SMOKE, override, cwd=wf)
+    assert {k: v for k, v in jobs.items() if k == "train"} == expected, jobs
+
+
 def test_changing_one_sweep_point_retrains_only_that_point(smoke_workflow):
     wf, _ = smoke_workflow
     preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())

@@ -126,6 +126,47 @@ def check(config: dict) -> None:
         raise ConfigError("train.eval_every and train.checkpoint_every must be >= 1")
 
 
+def _coerce(value, schema: dict, defs: dict):
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    types = _types(schema, defs)
+    if isinstance(value, str) and "string" not in types and value not in types:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return value if parsed is None else _coerce(parsed, schema, defs)
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: _coerce(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
+                for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_coerce(v, schema["items"], defs) for v in value]
+    return value
+
+
+def _types(schema: dict, defs: dict) -> list[str]:
+    """JSON types a schema admits (through $ref, anyOf, enum and const); the string
+    constants it admits stand for themselves."""
+    if "$ref" in schema:
+        return _types(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in schema:
+        return [t for s in schema["anyOf"] for t in _types(s, defs)]
+    if "type" in schema:
+        return schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    # a string constant admits only itself, returned as is (e.g. M's "inf")
+    values = schema.get("enum", []) + ([schema["const"]] if "const" in schema else [])
+    return [v if isinstance(v, str) else "number" for v in values] or ["any"]
+
+
+def coerce_overrides(config: dict) -> dict:
+    """Typed values for what `--config key=value` delivers as text: Snakemake reads a
+    nested value (`train={lr: 0.001}`, `M=[2,16]`) with YAML's base loader, so every
+    leaf is a string. A string where the schema admits no string is read as YAML."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    return _coerce(config, schema, schema.get("$defs", {}))
+
+
 def validate(config: dict) -> dict:
     """Schema validation with defaults filled in, then the cross-key checks."""
     import jsonschema
