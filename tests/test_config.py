@@ -95,6 +95,18 @@ def test_paper_preset_matches_the_paper():
     assert paper["train"]["lr"] == 1e-3
     assert paper["sweeps"]["batch"]["batch_size"] == [256, 512, 1024]
     assert paper["sweeps"]["batch"]["steps"] == [500000]
+    assert paper["sweeps"]["batch"]["model"] == ["base"]
+    # Fig 3: batch 256, 500K vs 1M steps; Fig 4: the small model at batch 512, to 2M steps
+    steps = paper["sweeps"]["steps"]
+    assert (steps["vary"], steps["batch_size"], steps["steps"], steps["model"]) == \
+        ("steps", [256], [500000, 1000000], ["base"])
+    dyn = paper["sweeps"][paper["figures"]["fig4"]]
+    assert (dyn["batch_size"], dyn["model"], max(dyn["steps"])) == ([512], ["small"], 2000000)
+    assert paper["models"]["small"] == {"n_layer": 4, "n_embd": 64, "n_head": 2}
+    assert paper["models"]["large"] == {"n_layer": 12, "n_embd": 256, "n_head": 4}
+    assert paper["train"]["eval_every"] == 1000           # every 1000 steps, as the paper
+    assert paper["eval"]["n_sequences"] >= 2 ** 14        # the official code: 2^20 (see preset)
+    assert all(sw.get("weight_decay", [0.0]) == [0.0] for sw in paper["sweeps"].values())
 
 
 @pytest.mark.parametrize("path,value,needle", [

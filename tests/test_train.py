@@ -154,7 +154,24 @@ def test_nan_data_stops_training():
         train(MODEL, tc, PROBLEM, bad, EVAL, progress_file=False)
 
 
-def test_infinite_M_draws_fresh_tasks():
+def test_infinite_M_draws_fresh_tasks(monkeypatch):
+    import icl_diversity.train as train_module
+    from icl_diversity import tasks
+    drawn, original = {}, tasks.draw_tasks
+
+    def recording_draw(n, D, pool, task_rng, task_scale=1.0):
+        ws, idx = original(n, D, pool, task_rng, task_scale)
+        drawn.setdefault(pool is None, []).append(ws)
+        return ws, idx
+    monkeypatch.setattr(tasks, "draw_tasks", recording_draw)
+    monkeypatch.setattr(train_module, "train_batch", tasks.train_batch)
     tc = TrainConfig(batch_size=16, steps=20, lr=3e-3, eval_every=10, checkpoint_every=10)
     out = train(MODEL, tc, PROBLEM, None, EVAL, progress_file=False)
     assert np.isfinite(out["loss"]).all()
+    ws = np.concatenate(drawn[True])
+    assert set(drawn) == {True} and ws.shape == (20 * 16, 3)
+    assert len(np.unique(ws.round(6), axis=0)) == len(ws)     # every sequence a new task
+    # ... while a pool of 4 gives at most 4 distinct tasks
+    drawn.clear()
+    train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+    assert len(np.unique(np.concatenate(drawn[False]), axis=0)) <= 4
