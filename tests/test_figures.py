@@ -116,3 +116,69 @@ def test_report_builds(smoke_workflow):
     assert report.stat().st_size > 10_000
     for name in FIGURES + ["software.html"]:
         assert name in html
+
+
+# ---------------------------------------------------------------- what is plotted
+
+def _synthetic(stuck_seed1_at_M4=False):
+    from icl_diversity.config import Setting
+    settings = [Setting("nano", b, 10, 0.0) for b in (8, 16)]
+    Ms = [2.0, 4.0, 8.0, np.inf]
+    rows = []
+    for s in settings:
+        for seed in (0, 1):
+            for M in Ms:
+                for es in ("true", "pretrain"):
+                    for metric, target in (("loss_per_dim", "noisy"), ("loss_per_dim", "clean"),
+                                           ("delta_ridge", "-"), ("delta_dmmse", "-")):
+                        for pos in range(3):
+                            v = 0.1 * s.batch_size / 8 + 0.01 * seed + 0.001 * pos
+                            rows.append(dict(estimator="PT", M=M, eval_set=es, metric=metric,
+                                             target=target, position=pos, value=v, stderr=0.01,
+                                             setting=s.name, seed=seed, step=10, gap_closed=1.0,
+                                             escape_step=5.0,
+                                             stuck=stuck_seed1_at_M4 and seed == 1 and M == 4.0))
+    base = [dict(estimator=e, M=M, eval_set=es, metric="loss_per_dim", target=t, position=pos,
+                 value=0.5, stderr=0.01)
+            for e in ("Ridge", "dMMSE") for M in Ms for es in ("true", "pretrain")
+            for t in ("noisy", "clean") for pos in range(3) if not (e == "dMMSE" and np.isinf(M))]
+    thr = pd.DataFrame([dict(group="g", seed="all", status="found", log2_threshold=2.5,
+                             ci_low=2.2, ci_high=2.9)])
+    return settings, pd.DataFrame(rows), pd.DataFrame(base), thr
+
+
+def test_fig_vs_M_draws_one_curve_per_setting_at_the_grid_with_the_threshold():
+    import matplotlib.pyplot as plt
+    from icl_diversity.figures import fig_vs_M
+    settings, pt, base, thr = _synthetic()
+    fig = fig_vs_M(pt, base, thr, settings, "batch_size")
+    axes = np.array(fig.axes).reshape(2, 3)
+    for ax in axes.ravel():
+        curves = {line.get_label(): line for line in ax.lines if not line.get_label().startswith("_")}
+        assert {"PT, batch 8", "PT, batch 16"} <= set(curves)
+        # the finite M at log2 positions 1, 2, 3 (inf is its own marker)
+        np.testing.assert_array_equal(curves["PT, batch 8"].get_xdata(), [1.0, 2.0, 3.0])
+        # mean over the two seeds: 0.1 + 0.005
+        np.testing.assert_allclose(curves["PT, batch 8"].get_ydata(), 0.105)
+        vertical = [line for line in ax.lines if len(set(np.atleast_1d(line.get_xdata()))) == 1
+                    and len(line.get_xdata()) == 2]
+        assert any(np.allclose(line.get_xdata(), 2.5) for line in vertical), "threshold line"
+    loss = {line.get_label() for line in axes[1, 0].lines}
+    assert {"Ridge", "dMMSE"} <= loss
+    assert "2.50" in fig._suptitle.get_text() and "[2.2, 2.9]" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_stuck_runs_are_open_markers_and_left_out_of_the_mean():
+    import matplotlib.pyplot as plt
+    from icl_diversity.figures import fig_vs_M
+    settings, pt, base, thr = _synthetic(stuck_seed1_at_M4=True)
+    fig = fig_vs_M(pt, base, thr, settings, "batch_size")
+    ax = fig.axes[0]
+    curve = next(line for line in ax.lines if line.get_label() == "PT, batch 8")
+    np.testing.assert_allclose(curve.get_ydata(), [0.105, 0.1, 0.105])    # M = 4: seed 0 only
+    open_markers = [line for line in ax.lines if line.get_markerfacecolor() == "none"]
+    assert len(open_markers) == 2                                         # one per setting
+    assert np.allclose(open_markers[0].get_xdata(), [2.0])
+    assert any("stuck on the plateau" in t.get_text() for t in fig.texts)
+    plt.close(fig)
