@@ -170,3 +170,30 @@ def test_declared_code_inputs_cover_what_each_script_imports(script):
     # nothing declared that the script does not load (besides the kernel's C source)
     assert declared - loaded <= {"_dmmse.c"}, declared - loaded
     assert ("_dmmse.c" in declared) == ("native.py" in loaded)
+
+
+def test_readme_recovery_after_kill_9(tmp_path):
+    """kill -9 leaves Snakemake's lock behind: --rerun-incomplete alone is refused, and
+    the README's recipe (--unlock, then --rerun-incomplete) completes the run."""
+    import signal
+    import time
+    from conftest import SNAKEMAKE, copy_workflow, snakemake
+    wf = copy_workflow(tmp_path)
+    args = ["--cores", "1", "--configfile", "presets/smoke.yaml", "--config", "outdir=out"]
+    target = "out/tables/baselines.csv"
+    # targets go before --config, which takes every later word as a key=value
+    proc = subprocess.Popen([SNAKEMAKE, target, *args], cwd=wf, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(wf / "src")))
+    try:
+        deadline = time.time() + 120
+        while not list((wf / "out" / "baselines").glob("M*/*")) and time.time() < deadline:
+            time.sleep(0.2)     # wait until the run is under way, past the lock
+        assert list((wf / ".snakemake" / "locks").glob("*")), "the run should hold a lock"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    refused = snakemake(target, "--rerun-incomplete", *args, cwd=wf, check=False)
+    assert refused.returncode != 0 and "lock" in refused.stdout.lower()
+    snakemake(*args, "--unlock", cwd=wf)
+    snakemake(target, "--rerun-incomplete", *args, cwd=wf)
+    assert (wf / target).exists()
