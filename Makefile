@@ -1,5 +1,5 @@
 # Two entry points, both of which install first (into .venv, once):
-#   make run    the default study end to end (config.yaml; about 30 minutes on 2 CPU cores)
+#   make run    the default study end to end (config.yaml; about 40 minutes on 2 CPU cores)
 #   make test   the test suite (what CI runs)
 VENV ?= .venv
 PYTHON ?= python3
