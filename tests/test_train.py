@@ -75,10 +75,8 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, weight_decay, seed):
     np.testing.assert_array_equal(straight["eval_steps"], resumed["eval_steps"])
 
 
-def test_resume_survives_a_change_of_checkpoint_cadence(tmp_path, caplog):
-    # how often to checkpoint is an execution knob, not part of what the run computes
-    tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
-    straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+def killed_at_step_25(tc, tmp_path):
+    """Train with a rolling checkpoint and die at step 25; returns the checkpoint."""
     ckpt = tmp_path / "rolling.pt"
 
     def kill(step):
@@ -86,6 +84,14 @@ def test_resume_survives_a_change_of_checkpoint_cadence(tmp_path, caplog):
             raise Killed
     with pytest.raises(Killed):
         train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False, on_step=kill)
+    return ckpt
+
+
+def test_resume_survives_a_change_of_checkpoint_cadence(tmp_path, caplog):
+    # how often to checkpoint is an execution knob, not part of what the run computes
+    tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
+    straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
+    ckpt = killed_at_step_25(tc, tmp_path)
     changed = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=7,
                           max_loss=1e6)
     with caplog.at_level("INFO", logger="icl_diversity"):
@@ -98,13 +104,7 @@ def test_resume_survives_a_change_of_checkpoint_cadence(tmp_path, caplog):
 def test_damaged_rolling_checkpoint_is_set_aside_and_training_restarts(tmp_path, caplog, damage):
     tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
     straight = train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
-    ckpt = tmp_path / "rolling.pt"
-
-    def kill(step):
-        if step == 25:
-            raise Killed
-    with pytest.raises(Killed):
-        train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False, on_step=kill)
+    ckpt = killed_at_step_25(tc, tmp_path)
     raw = bytearray(ckpt.read_bytes())
     if damage == "flip":
         # a byte inside the model's first weights: torch.load still opens the file
@@ -126,14 +126,8 @@ def test_damaged_rolling_checkpoint_is_set_aside_and_training_restarts(tmp_path,
 
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
-    ckpt = tmp_path / "rolling.pt"
     tc = TrainConfig(batch_size=16, steps=40, lr=3e-3, eval_every=10, checkpoint_every=10)
-
-    def kill(step):
-        if step == 25:
-            raise Killed
-    with pytest.raises(Killed):
-        train(MODEL, tc, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False, on_step=kill)
+    ckpt = killed_at_step_25(tc, tmp_path)
     other = TrainConfig(batch_size=16, steps=40, lr=1e-3, eval_every=10, checkpoint_every=10)
     fresh = train(MODEL, other, PROBLEM, POOL, EVAL, progress_file=False)
     from_ckpt = train(MODEL, other, PROBLEM, POOL, EVAL, checkpoint_path=ckpt, progress_file=False)
