@@ -176,3 +176,8 @@ def test_override_strings_get_the_schema_types():
     assert typed["sweeps"]["batch"]["seed"] == [0, 2] and typed["M"] == [2, 16, "inf"]
     cfg.validate(typed)
     assert cfg.coerce_overrides(SMOKE) == SMOKE            # typed input is left as is
+
+
+def test_snakemake_lint_is_clean():
+    proc = snakemake("--lint", check=False)
+    assert proc.returncode == 0 and "good condition" in proc.stdout, proc.stdout[-3000:]

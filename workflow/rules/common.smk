@@ -52,3 +52,27 @@ def pretrain_eval_input(wildcards):
 
 
 PROBLEM = dict(config["problem"])
+
+
+def setting_params(wildcards):
+    s = SETTINGS[wildcards.setting]
+    return {"model": config["models"][s.model], "batch_size": s.batch_size, "steps": s.steps,
+            "weight_decay": s.weight_decay, "seed": int(wildcards.seed)}
+
+
+def group_params(group):
+    """What a figure script needs to know about its sweep group."""
+    return dict(group=group, vary=config["sweeps"][group]["vary"],
+                settings=[s.name for s in cfg.sweep_settings(config, group)],
+                seeds=cfg.sweep_seeds(config, group))
+
+
+def figure_outputs(name):
+    caption = f"../report/{name}.rst"
+    return dict(
+        pdf=report(f"{OUT}/figures/{name}.pdf", caption=caption, category="Figures",
+                   subcategory=name, labels={"figure": name, "format": "PDF"}),
+        png=report(f"{OUT}/figures/{name}.png", caption=caption, category="Figures",
+                   subcategory=name, labels={"figure": name, "format": "PNG"}),
+        provenance=f"{OUT}/figures/{name}.json",
+    )

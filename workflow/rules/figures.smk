@@ -6,24 +6,6 @@
 TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
 
 
-def group_params(group):
-    """What a figure script needs to know about its sweep group."""
-    return dict(group=group, vary=config["sweeps"][group]["vary"],
-                settings=[s.name for s in cfg.sweep_settings(config, group)],
-                seeds=cfg.sweep_seeds(config, group))
-
-
-def figure_outputs(name):
-    caption = f"../report/{name}.rst"
-    return dict(
-        pdf=report(f"{OUT}/figures/{name}.pdf", caption=caption, category="Figures",
-                   subcategory=name, labels={"figure": name, "format": "PDF"}),
-        png=report(f"{OUT}/figures/{name}.png", caption=caption, category="Figures",
-                   subcategory=name, labels={"figure": name, "format": "PNG"}),
-        provenance=f"{OUT}/figures/{name}.json",
-    )
-
-
 # What rule all asks for: every configured figure with its sidecar, the thresholds
 # table and the software record (figures need trained runs).
 FIGURE_FILES = []
@@ -45,7 +27,6 @@ rule thresholds:
     params:
         groups={g: (sw["vary"], group_params(g)["settings"], group_params(g)["seeds"])
                 for g, sw in config["sweeps"].items()},
-        run_root=f"{OUT}/runs",
         n_boot=config["eval"]["n_bootstrap"],
     log:
         f"{OUT}/logs/figures/thresholds.log",

@@ -10,12 +10,6 @@ TRAIN_RESULT_KEYS = ("lr", "eval_every", "bf16")
 USE_GPU = TRAIN["device"] == "cuda" or (TRAIN["device"] == "auto" and shutil.which("nvidia-smi"))
 
 
-def setting_params(wildcards):
-    s = SETTINGS[wildcards.setting]
-    return {"model": config["models"][s.model], "batch_size": s.batch_size, "steps": s.steps,
-            "weight_decay": s.weight_decay, "seed": int(wildcards.seed)}
-
-
 rule train:
     """Pretrain one transformer on the pool of M (M = inf: a fresh task per sequence),
     evaluating it on both evaluation sets every `eval_every` steps."""

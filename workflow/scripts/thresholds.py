@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from icl_diversity.config import Setting
 from icl_diversity.io import load_npz, setup_logging, write_csv
 from icl_diversity.tables import read_table
@@ -10,8 +12,13 @@ groups = {g: (vary, [Setting.parse(n) for n in names], seeds)
           for g, (vary, names, seeds) in p.groups.items()}
 
 
+# each input is .../runs/{setting}/seed{seed}/M{M}/sequence_deltas.npz
+paths = {(Path(f).parts[-4], int(Path(f).parts[-3][4:]), Path(f).parts[-2][1:]): f
+         for f in snakemake.input.sequences}
+
+
 def sequence_deltas(setting, seed, M):
-    path = f"{p.run_root}/{setting}/seed{seed}/M{M_label(M)}/sequence_deltas.npz"
+    path = paths[setting, seed, M_label(M)]
     return load_npz(path, ("true_delta_ridge",))["true_delta_ridge"]
 
 
