@@ -182,3 +182,30 @@ def test_stuck_runs_are_open_markers_and_left_out_of_the_mean():
     assert np.allclose(open_markers[0].get_xdata(), [2.0])
     assert any("stuck on the plateau" in t.get_text() for t in fig.texts)
     plt.close(fig)
+
+
+def test_fig4_fits_t_star_only_below_the_threshold():
+    import matplotlib.pyplot as plt
+    from icl_diversity.config import Setting
+    from icl_diversity.figures import fig_dynamics
+    s = Setting("nano", 8, 100, 0.0)
+    steps = np.arange(0, 101, 10)
+    rows = []
+    for M in [2.0, 4.0, 8.0, 16.0, 32.0, np.inf]:
+        # a dip at t* = 5 M below the threshold (2^3.5), a late interior dip past it
+        t_star = 5 * M if M < 11 else 90
+        for t in steps:
+            rows.append(dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name,
+                             seed=0, M=M, step=t, value=1 + (t - t_star) ** 2 / 1e3,
+                             stderr=0.0, stuck=False))
+    thr = pd.DataFrame([dict(group="g", seed="all", status="found", log2_threshold=3.5,
+                             ci_low=3.2, ci_high=3.8)])
+    fig = fig_dynamics(pd.DataFrame(rows), [s], "batch_size", thr)
+    ax = fig.axes[1]      # the t* panel (after the one setting panel)
+    filled = [line for line in ax.lines if line.get_marker() == "o" and line.get_markerfacecolor() != "none"]
+    hollow = [line for line in ax.lines if line.get_marker() == "o" and line.get_markerfacecolor() == "none"]
+    np.testing.assert_array_equal(filled[0].get_xdata(), [2, 4, 8])          # fitted
+    np.testing.assert_array_equal(hollow[0].get_xdata(), [16, 32])           # past 2^3.5
+    assert "M^{1.00}" in filled[0].get_label()                               # t* = 5 M exactly
+    assert any(np.allclose(line.get_xdata(), 2 ** 3.5) for line in ax.lines)  # threshold line
+    plt.close(fig)
