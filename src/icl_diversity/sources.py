@@ -43,8 +43,7 @@ def _imported_modules(path: Path) -> set[str]:
 def script_sources(script) -> list[Path]:
     """Every package file that running `script` imports (always `__init__.py`), and
     the data files those modules read, sorted."""
-    todo, seen = [Path(script)], {"__init__.py"}
-    todo.append(PACKAGE / "__init__.py")
+    todo, seen = [Path(script), PACKAGE / "__init__.py"], {"__init__.py"}
     while todo:
         for module in _imported_modules(todo.pop()) - seen:
             seen.add(module)

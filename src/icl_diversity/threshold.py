@@ -8,6 +8,8 @@ bootstrap intervals).
 """
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,6 +125,14 @@ THRESHOLD_COLUMNS = ["group", "vary", "model", "batch_size", "steps", "weight_de
                      "n_significant", "status"]
 
 
+@contextmanager
+def _quiet():
+    """numpy's all-NaN-slice warnings, silenced (an all-NaN M is dropped on purpose)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_SIGNIFICANT,
                         seed: int = 0, level: float = 0.95) -> dict:
     """The threshold of two curves given per run and per evaluation sequence, with a
@@ -151,7 +161,7 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
         if n_seeds > 1:
             pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
             reps = np.take_along_axis(reps, pick[:, :, None], axis=1)
-        with np.errstate(invalid="ignore"), _quiet():
+        with _quiet():
             curves[name] = np.nanmean(reps, axis=1)                          # (B, M)
             point[name] = np.nanmean(np.where(valid, a.mean(axis=2), np.nan), axis=0)
     diff_reps = curves["large"] - curves["small"]
@@ -165,19 +175,6 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
               else (np.nan, np.nan))
     return dict(threshold=t, ci_low=float(lo), ci_high=float(hi),
                 found_fraction=len(found) / n_boot, diff=diff, stderr=se)
-
-
-class _quiet(np.errstate):
-    """numpy's all-NaN-slice warnings, silenced (an all-NaN M is dropped on purpose)."""
-
-    def __enter__(self):
-        import warnings
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._w.__exit__(*exc)
 
 
 def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,

@@ -1,12 +1,11 @@
 # Shared names: the output root, the sweep expanded into runs, and the package
 # source files each stage depends on (so editing one module reruns what uses it).
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from icl_diversity import config as cfg  # noqa: E402
-from icl_diversity.sources import script_sources  # noqa: E402
+# the package is on sys.path: the Snakefile puts src/ there before validating the config
+from icl_diversity import config as cfg
+from icl_diversity.sources import script_sources
 
 cfg.check(config)
 
