@@ -38,6 +38,11 @@ def with_change(path, value):
     (("eval", "plateau_guard"), 1.5, "eval.plateau_guard"),
     (("eval", "plateau_guard"), 0, "eval.plateau_guard"),
     (("eval", "n_bootstrap"), 3, "eval.n_bootstrap"),
+    (("eval", "smoothing_grid"), [0.1, 0.0], "eval.smoothing_grid"),
+    (("eval", "smoothing_grid"), [], "eval.smoothing_grid"),
+    (("eval", "smoothing_grid"), [0.5, 0.5], "eval.smoothing_grid"),
+    (("eval", "smoothing_grid"), 0.5, "eval.smoothing_grid"),
+    (("eval", "n_tuning"), 1, "eval.n_tuning"),
 ])
 def test_schema_rejects_bad_values(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -181,3 +186,11 @@ def test_override_strings_get_the_schema_types():
 def test_snakemake_lint_is_clean():
     proc = snakemake("--lint", check=False)
     assert proc.returncode == 0 and "good condition" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_smoothing_defaults_are_a_log_grid():
+    # what Snakemake fills in when eval.smoothing_grid / eval.n_tuning are left out
+    schema = yaml.safe_load(cfg.SCHEMA.read_text())["properties"]["eval"]["properties"]
+    grid = schema["smoothing_grid"]["default"]
+    assert grid == [2.0 ** e for e in range(-10, 3)]
+    assert schema["n_tuning"]["default"] >= 2

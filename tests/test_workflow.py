@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, planned_jobs
+from icl_diversity.baselines import tune_smoothing_var, tuning_set
 from icl_diversity.sources import script_sources
 
 SMOKE = ("--configfile", "presets/smoke.yaml", "--config", "outdir=out")
@@ -20,7 +21,7 @@ def test_smoke_run_writes_every_table(smoke_outdir):
     base = pd.read_csv(smoke_outdir / "tables" / "baselines.csv")
     pt = pd.read_csv(smoke_outdir / "tables" / "pt_metrics.csv")
     curves = pd.read_csv(smoke_outdir / "tables" / "pt_curves.csv")
-    assert set(base["estimator"]) == {"Ridge", "dMMSE"}
+    assert set(base["estimator"]) == {"Ridge", "dMMSE", "smoothed_dMMSE"}
     assert set(base["M"]) == {2.0, 16.0, np.inf}
     assert not base[(base["estimator"] == "dMMSE") & np.isinf(base["M"])].shape[0]
     assert set(pt["estimator"]) == {"PT"}
@@ -37,6 +38,29 @@ def test_smoke_run_writes_every_table(smoke_outdir):
                 & (base["target"] == "noisy") & (base["eval_set"] == "pretrain") & (base["M"] == 2)]
     by = mean.set_index("estimator")["value"]
     assert by["dMMSE"] < by["Ridge"]
+
+
+def test_smoke_run_tunes_smoothing_on_the_tuning_set(smoke_outdir):
+    # the chosen s^2 is the recorded grid's minimum, and the recorded losses are those of
+    # the tuning set: recomputed here from its seed, without the evaluation set
+    conf = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+    pb, grid = conf["problem"], [2.0 ** e for e in range(-10, 3)]   # the schema's default
+    base = pd.read_csv(smoke_outdir / "tables" / "baselines.csv")
+    smoothed = base[base["estimator"] == "smoothed_dMMSE"]
+    assert set(smoothed["M"]) == {2.0, 16.0}
+    assert base[base["estimator"] != "smoothed_dMMSE"]["smoothing_var"].isna().all()
+    tune = tuning_set(pb["D"], pb["K"], pb["noise_var"], 1024, conf["seeds"]["eval"])
+    for M in (2, 16):
+        table = pd.read_csv(smoke_outdir / "baselines" / f"M{M}" / "tuning.csv")
+        assert table["smoothing_var"].tolist() == grid
+        chosen = table[table["chosen"]]["smoothing_var"]
+        assert len(chosen) == 1 and chosen.iloc[0] == grid[int(table["loss_per_dim"].argmin())]
+        assert set(smoothed[smoothed["M"] == M]["smoothing_var"]) == {chosen.iloc[0]}
+        pool = np.load(smoke_outdir / "pools" / f"pool_M{M}.npy")
+        _, losses, _ = tune_smoothing_var(tune["xs"], tune["ys"], pool, pb["noise_var"], grid,
+                                          backend="torch")
+        np.testing.assert_allclose(table["loss_per_dim"], losses, rtol=1e-9)
+    assert pd.read_csv(smoke_outdir / "baselines" / "Minf" / "tuning.csv").empty
 
 
 def test_smoke_run_leaves_no_checkpoint_or_temp_file(smoke_outdir):

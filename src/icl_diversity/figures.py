@@ -31,6 +31,7 @@ PANELS = {   # column of a vs-M figure -> (metric, target, y label)
     "delta_ridge": ("delta_ridge", "-", r"$\Delta_{\mathrm{PT,\,Ridge}}$"),
 }
 BASELINE_STYLE = {"dMMSE": dict(color="tab:red", ls="--", marker="s"),
+                  "smoothed_dMMSE": dict(color="tab:purple", ls="-.", marker="v"),
                   "Ridge": dict(color="black", ls=":", marker="D")}
 VARY_NAMES = {"batch_size": "batch", "steps": "steps"}
 
@@ -244,7 +245,7 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
                 for est, style in BASELINE_STYLE.items():
                     plot_vs_M(ax, select(baselines, estimator=est, eval_set=eval_set,
                                          metric=metric, target=target, position=0),
-                              M_grid, est, **style)
+                              M_grid, est.replace("_", " "), **style)
             else:
                 plain_log_y(ax)
             format_M_axis(ax, M_grid)
@@ -360,7 +361,7 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
         for s in settings:
             curve(select(pt, setting=s.name), labels[s.name], color=colors[s.name])
         for est, style in BASELINE_STYLE.items():
-            curve(select(baselines, estimator=est), est, **style)
+            curve(select(baselines, estimator=est), est.replace("_", " "), **style)
         ax.set_title(f"M = {pow2(M)}")
         ax.set_xlabel("context position k")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

@@ -1,8 +1,11 @@
 rule baselines:
-    """Ridge and dMMSE on both evaluation sets of one M: predictions and metrics."""
+    """Ridge, dMMSE and smoothed dMMSE on both evaluation sets of one M: predictions
+    and metrics; smoothed dMMSE's s^2 is chosen on a T_True tuning set (tuning.csv:
+    the loss at every value of the grid)."""
     output:
         predictions=f"{OUT}/baselines/M{{M}}/predictions.npz",
         metrics=f"{OUT}/baselines/M{{M}}/metrics.csv",
+        tuning=f"{OUT}/baselines/M{{M}}/tuning.csv",
     input:
         pool=pool_input,
         true=f"{OUT}/eval/true.npz",
@@ -13,6 +16,9 @@ rule baselines:
         n=config["eval"]["n_sequences"],
         chunk=config["eval"]["dmmse_chunk"],
         backend=config["eval"]["dmmse_backend"],
+        smoothing_grid=config["eval"]["smoothing_grid"],
+        n_tuning=config["eval"]["n_tuning"],
+        tuning_seed=config["seeds"]["eval"],
     threads: 2
     log:
         f"{OUT}/logs/baselines/M{{M}}.log",
