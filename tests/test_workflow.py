@@ -76,7 +76,7 @@ def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir):
     assert (seeds["seed_a"] == 0).all() and (seeds["seed_b"] == 1).all()
     assert (b["barrier"] >= 0).all() and np.isfinite(b["barrier"]).all()
     # t = 0 is the model trained at M: its loss is the one training evaluated on T_True
-    K, D = 8, 3
+    D = 3
     true = np.load(smoke_outdir / "eval" / "true.npz")
     for row in to_inf.itertuples():
         run = smoke_outdir / "runs" / row.setting / f"seed{row.seed_a}"

@@ -408,7 +408,7 @@ def fig_interpolation(table: pd.DataFrame, thresholds: pd.DataFrame, settings, v
         for est, style in BASELINE_STYLE.items():
             curve(select(loss, M=M, estimator=est, setting="-"), est, **style)
         ax.set_title(f"M = {pow2(M)}, {threshold_relation(M, thresholds)}")
-        ax.set_xlabel(r"position $a$ on the path ($a$ = 0, 1: the pool tasks)")
+        ax.set_xlabel(r"$a$  (0: along $w_j$, 1: along $w_i$, both pool tasks)")
         ax.set_xlim(0, 1)
     axes[0, 0].set_ylabel("L / D on the path  (noisy y)")
     figure_legend(fig, axes[0, 0])
