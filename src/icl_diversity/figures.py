@@ -462,6 +462,7 @@ def fig_connectivity(paths: pd.DataFrame, barriers: pd.DataFrame, thresholds: pd
                       ls="--", marker="^")
     format_M_axis(ax, M_grid)
     shade_past_thresholds(ax, thresholds)
+    ax.set_ylim(bottom=0)     # 0 is a linearly connected pair: the scale starts there
     ax.set_ylabel("loss barrier (L / D above the line)")
     ax.set_title("barrier along the straight line")
     ax.legend(loc="best", fontsize=7)
