@@ -3,6 +3,7 @@
 #
 #   pools -> evaluation sets -> baselines (Ridge, dMMSE) -> pretraining per (setting, M)
 #         -> metrics tables -> thresholds -> figures -> report
+#   trained models -> Fig 5 (paths between pool tasks), mode connectivity -> figures
 import os
 import sys
 
@@ -35,6 +36,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:

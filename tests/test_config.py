@@ -49,6 +49,13 @@ def test_schema_rejects_bad_values(path, value, needle):
         cfg.validate(with_change(path, value))
 
 
+def test_analysis_sections_are_needed_only_by_their_figures():
+    c = with_change(("figures",), {"fig2": "batch"})
+    c["M"] = [2, 16]
+    del c["analysis"]
+    cfg.validate(c)                       # neither figure drawn: no analysis, no inf needed
+
+
 def test_schema_rejects_unknown_keys():
     bad = with_change(("problem", "noise_std"), 0.5)
     with pytest.raises(cfg.ConfigError, match=r"problem.*noise_std"):
@@ -59,6 +66,19 @@ def test_schema_rejects_unknown_keys():
     (("sweeps", "batch", "model"), ["huge"], "sweeps.batch.model"),
     (("figures", "fig2"), "nope", "figures.fig2"),
     (("models", "nano", "n_head"), 3, "models.nano"),
+    (("figures", "fig5"), "nope", "figures.fig5"),
+    (("analysis", "interpolation", "M"), [2, 32], "analysis.interpolation.M"),   # not in M
+    (("analysis", "interpolation", "M"), [1], "analysis.interpolation.M"),
+    (("analysis", "interpolation", "M"), [2, "inf"], "analysis.interpolation.M"),
+    (("analysis", "interpolation", "n_points"), 2, "analysis.interpolation.n_points"),
+    (("analysis", "interpolation", "n_pairs"), 1, "analysis.interpolation.n_pairs"),
+    (("analysis", "interpolation", "norm"), "max", "analysis.interpolation.norm"),
+    (("analysis", "interpolation", "pairs"), 3, "pairs"),                        # unknown key
+    (("analysis", "connectivity", "n_points"), 2, "analysis.connectivity.n_points"),
+    (("analysis", "connectivity", "n_sequences"), 4096, "analysis.connectivity.n_sequences"),
+    (("analysis", "connectivity", "t"), 3, "t"),                                 # unknown key
+    (("analysis",), {"connectivity": {}}, "figures.fig5"),        # fig5 without its M
+    (("M",), [2, 16], "figures.connectivity"),                    # no M = inf model to join
 ])
 def test_cross_key_checks(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):

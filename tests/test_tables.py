@@ -87,3 +87,26 @@ def test_concat_checks_every_input(tmp_path):
     paths[1].write_text(paths[1].read_text()[:300])
     with pytest.raises(TableError, match="s1.csv"):
         concat_tables(paths, "pt_metrics", K)
+
+
+def test_the_interpolation_table_holds_baselines_with_seed_dash(tmp_path):
+    pt = run_table().drop(columns=["step", "gap_closed", "escape_step"]).assign(a=0.5)
+    base = pt[pt["metric"] == "loss_per_dim"].assign(estimator="Ridge", setting="-", seed="-")
+    path = tmp_path / "interpolation.csv"
+    pd.concat([pt, base]).to_csv(path, index=False)
+    t = read_table(path, "interpolation", K)
+    assert set(t["seed"]) == {"0", "-"}
+    pd.concat([pt, base, base]).to_csv(path, index=False)
+    with pytest.raises(TableError, match="duplicate"):
+        read_table(path, "interpolation", K)
+
+
+def test_a_barrier_table_with_a_text_barrier_is_refused(tmp_path):
+    row = dict(pair="M_vs_inf", setting="s", M=16, M_b="inf", seed_a=0, seed_b=0, loss_a=0.3,
+               loss_b=0.2, barrier=0.01, barrier_stderr=0.001, t_max=0.5, stuck=False)
+    path = tmp_path / "barriers.csv"
+    pd.DataFrame([row]).to_csv(path, index=False)
+    assert np.isinf(read_table(path, "barriers")["M_b"].iloc[0])
+    pd.DataFrame([dict(row, barrier="big")]).to_csv(path, index=False)
+    with pytest.raises(TableError, match="barrier"):
+        read_table(path, "barriers")

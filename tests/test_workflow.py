@@ -63,6 +63,55 @@ def test_smoke_run_tunes_smoothing_on_the_tuning_set(smoke_outdir):
     assert pd.read_csv(smoke_outdir / "baselines" / "Minf" / "tuning.csv").empty
 
 
+def test_a_fresh_dry_run_plans_the_analyses(tmp_path):
+    from conftest import copy_workflow
+    jobs = planned_jobs(*SMOKE, cwd=copy_workflow(tmp_path))
+    # Fig 5 at M = 2 and 16 (sets and evaluations per M); connectivity per (setting, seed)
+    # of the batch group (2 x 2), and seed to seed per setting (the group has seeds 0, 1)
+    want = {"interpolation_set": 2, "interpolation_eval": 2, "interpolation_table": 1,
+            "fig5": 1, "connectivity_to_inf": 4, "connectivity_seeds": 2,
+            "connectivity_tables": 1, "connectivity": 1}
+    assert {k: jobs.get(k) for k in want} == want, jobs
+
+
+def test_smoke_run_writes_fig5_and_its_table(smoke_outdir):
+    for ext in ("pdf", "png", "json"):
+        assert (smoke_outdir / "figures" / f"fig5.{ext}").stat().st_size > 0
+    t = pd.read_csv(smoke_outdir / "tables" / "interpolation.csv", dtype={"seed": str})
+    assert set(t["M"]) == {2.0, 16.0}
+    assert np.allclose(sorted(t["a"].unique()), np.linspace(0, 1, 5))
+    assert set(t["estimator"]) == {"PT", "Ridge", "dMMSE"}
+    assert set(t.loc[t["estimator"] == "PT", "seed"]) == {"0", "1"}
+    assert set(t.loc[t["estimator"] != "PT", "setting"]) == {"-"}
+    assert np.isfinite(t["value"]).all()
+    # every run of the batch group (2 settings x 2 seeds) at each M and a
+    pt = t[(t["estimator"] == "PT") & (t["metric"] == "loss_per_dim") & (t["target"] == "noisy")
+           & (t["position"] == 0)]
+    assert len(pt) == 2 * 5 * 2 * 2
+
+
+def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir):
+    for ext in ("pdf", "png", "json"):
+        assert (smoke_outdir / "figures" / f"connectivity.{ext}").stat().st_size > 0
+    b = pd.read_csv(smoke_outdir / "tables" / "barriers.csv")
+    to_inf, seeds = b[b["pair"] == "M_vs_inf"], b[b["pair"] == "seeds"]
+    assert len(to_inf) == 2 * 2 * 2 and set(to_inf["M"]) == {2.0, 16.0}     # settings x seeds x M
+    assert len(seeds) == 2 * 3 and set(seeds["M"]) == {2.0, 16.0, np.inf}   # settings x M
+    assert (seeds["seed_a"] == 0).all() and (seeds["seed_b"] == 1).all()
+    assert (b["barrier"] >= 0).all() and np.isfinite(b["barrier"]).all()
+    # t = 0 is the model trained at M: its loss is the one training evaluated on T_True
+    D = 3
+    true = np.load(smoke_outdir / "eval" / "true.npz")
+    for row in to_inf.itertuples():
+        run = smoke_outdir / "runs" / row.setting / f"seed{row.seed_a}"
+        for M, loss in ((f"M{int(row.M)}", row.loss_a), ("Minf", row.loss_b)):
+            pred = np.load(run / M / "predictions.npz")["true"][-1][:64].astype(np.float64)
+            own = ((pred - true["ys"][:64]) ** 2).mean() / D
+            assert loss == pytest.approx(own, rel=1e-5), (row, M)
+    paths = pd.read_csv(smoke_outdir / "tables" / "connectivity.csv")
+    assert len(paths) == 5 * len(b)
+
+
 def test_smoke_run_leaves_no_checkpoint_or_temp_file(smoke_outdir):
     assert not list((smoke_outdir / "checkpoints").rglob("*"))      # no empty folders either
     assert not [p for p in smoke_outdir.rglob(".*") if p.is_file()]
@@ -78,7 +127,11 @@ def test_complete_run_has_nothing_left_to_do(smoke_workflow):
     ("model.py", {"train", "pt_metrics"}, {"baselines", "task_pool"}),
     ("tasks.py", {"task_pool", "eval_set_true", "baselines", "train", "pt_metrics"}, set()),
     ("io.py", {"task_pool", "baselines", "train", "thresholds", "software"}, set()),
-    ("figures.py", {"fig2", "fig3", "fig4", "positions"}, {"train", "baselines", "pt_metrics"}),
+    ("figures.py", {"fig2", "fig3", "fig4", "positions", "fig5", "connectivity"},
+     {"train", "baselines", "pt_metrics", "interpolation_eval", "connectivity_to_inf"}),
+    ("analysis.py", {"interpolation_set", "interpolation_eval", "connectivity_to_inf",
+                     "connectivity_seeds", "fig5", "connectivity"},
+     {"train", "baselines", "pt_metrics", "task_pool", "eval_set_true", "thresholds"}),
     ("threshold.py", {"thresholds", "fig2"}, {"train", "baselines", "pt_metrics"}),
 ])
 def test_editing_a_module_reruns_only_what_uses_it(smoke_workflow, module, reruns, untouched):

@@ -118,12 +118,38 @@ def check(config: dict) -> None:
         if group not in config["sweeps"]:
             raise ConfigError(f"figures.{fig}: unknown sweep group {group!r}; "
                               f"defined in sweeps: {sorted(config['sweeps'])}")
+    check_analysis(config)
     t = config["train"]
     for s in all_settings(config):
         if s.steps < 2:
             raise ConfigError(f"sweeps: steps must be >= 2 for the triangle schedule ({s.name})")
     if t["eval_every"] < 1 or t["checkpoint_every"] < 1:
         raise ConfigError("train.eval_every and train.checkpoint_every must be >= 1")
+
+
+def check_analysis(config: dict) -> None:
+    """What Fig 5 and the mode-connectivity figure need from the rest of the config."""
+    figures, analysis = config.get("figures") or {}, config.get("analysis") or {}
+    finite = {M_label(M) for M in config["M"]} - {"inf"}
+    if "interpolation" in analysis:
+        for M in analysis["interpolation"]["M"]:
+            if M_label(M) not in finite:
+                raise ConfigError(f"analysis.interpolation.M: {M} is not one of the finite "
+                                  f"pool sizes in M ({sorted(finite, key=int)})")
+            if int(M) < 2:
+                raise ConfigError("analysis.interpolation.M: a path needs two distinct pool "
+                                  "tasks, so M >= 2")
+    elif "fig5" in figures:
+        raise ConfigError("figures.fig5 needs analysis.interpolation (at least its M: the "
+                          "pool sizes to draw)")
+    if "connectivity" in figures:
+        if "inf" not in {M_label(M) for M in config["M"]}:
+            raise ConfigError("figures.connectivity needs inf in M: each model is joined to "
+                              "the M = inf model of its setting and seed")
+        n = (analysis.get("connectivity") or {}).get("n_sequences")   # filled by the schema
+        if n is not None and n > config["eval"]["n_sequences"]:
+            raise ConfigError(f"analysis.connectivity.n_sequences ({n}) exceeds "
+                              f"eval.n_sequences ({config['eval']['n_sequences']})")
 
 
 def _coerce(value, schema: dict, defs: dict):

@@ -287,9 +287,7 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataF
                      else dict(color=cmap(norm(np.searchsorted(finite, M)))))
             ax.plot(c["step"], c["value"], lw=1.3, **style)
             ax.fill_between(c["step"], c["lo"], c["hi"], color=style["color"], alpha=0.12, lw=0)
-            for _, bad in stuck_rows(runs).groupby("seed"):   # stuck runs: thin dotted
-                bad = bad.sort_values("step")
-                ax.plot(bad["step"], bad["value"], lw=0.8, ls=":", color=style["color"])
+            stuck_lines(ax, runs, "step", style["color"])
         plain_log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$")
@@ -368,6 +366,108 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
     axes[0, 0].set_ylabel(r"L / D on $T_{\mathrm{True}}$  (noisy y)")
     figure_legend(fig, axes[0, 0])
     stuck_note(fig, pt[pt["M"].isin(Ms)], settings, vary)
+    return fig
+
+
+def stuck_lines(ax, rows: pd.DataFrame, by: str, color) -> None:
+    """A thin dotted line per run stuck on the plateau (left out of the mean curve)."""
+    for _, bad in stuck_rows(rows).groupby("seed"):
+        bad = bad.sort_values(by)
+        ax.plot(bad[by], bad["value"], lw=0.8, ls=":", color=color)
+
+
+def threshold_relation(M: float, thresholds: pd.DataFrame) -> str:
+    """Where M sits against the group's threshold: "below", "near" (inside its 95%
+    interval, or within half an octave when it has none) or "past" it."""
+    found = found_thresholds(thresholds)
+    if not len(found):
+        return "no threshold found"
+    t = found.sort_values("log2_threshold").iloc[0]
+    lo, hi = (t.ci_low, t.ci_high) if np.isfinite(t.ci_low) else (t.log2_threshold - 0.5,
+                                                                 t.log2_threshold + 0.5)
+    where = "below" if np.log2(M) < lo else "past" if np.log2(M) > hi else "near"
+    return rf"{where} the threshold $2^{{{t.log2_threshold:.1f}}}$"
+
+
+def fig_interpolation(table: pd.DataFrame, thresholds: pd.DataFrame, settings, vary: str):
+    """Fig 5: L/D (noisy y, mean over positions) vs a along paths between two pool tasks,
+    one panel per M: PT per setting (mean over seeds, band), dMMSE and Ridge."""
+    labels, colors = setting_labels(settings, vary), setting_colors(settings)
+    loss = select(table, metric="loss_per_dim", target="noisy", position=0)
+    Ms = sorted(loss["M"].unique())
+    fig, axes = plt.subplots(1, len(Ms), figsize=(3.6 * len(Ms), 3.8), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, M in zip(axes[0], Ms):
+        def curve(rows, label, **style):
+            c = seed_summary(rows, "a").sort_values("a")
+            ax.plot(c["a"], c["value"], label=label, **dict(dict(marker="o", ms=3, lw=1.3), **style))
+            ax.fill_between(c["a"], c["lo"], c["hi"], color=style.get("color"), alpha=0.15, lw=0)
+        for s in settings:
+            runs = select(loss, M=M, setting=s.name)
+            curve(runs, labels[s.name], color=colors[s.name])
+            stuck_lines(ax, runs, "a", color=colors[s.name])
+        for est, style in BASELINE_STYLE.items():
+            curve(select(loss, M=M, estimator=est, setting="-"), est, **style)
+        ax.set_title(f"M = {pow2(M)}, {threshold_relation(M, thresholds)}")
+        ax.set_xlabel(r"$a$  (0: along $w_j$, 1: along $w_i$, both pool tasks)")
+        ax.set_xlim(0, 1)
+    axes[0, 0].set_ylabel("L / D on the path  (noisy y)")
+    figure_legend(fig, axes[0, 0])
+    stuck_note(fig, select(loss, estimator="PT"), settings, vary)
+    return fig
+
+
+def fig_connectivity(paths: pd.DataFrame, barriers: pd.DataFrame, thresholds: pd.DataFrame,
+                     settings, vary: str):
+    """Linear mode connectivity. One panel per setting: L/D on T_True (noisy y) along
+    the straight line in weight space from the model trained at M (t = 0) to the one
+    trained at M = inf (t = 1), same seed, one curve per M (mean over seeds). Right
+    panel: the barrier vs M, for those paths and, when the group has two seeds or more,
+    between seeds at the same M; the group's threshold shaded as in Fig 2."""
+    labels, colors = setting_labels(settings, vary), setting_colors(settings)
+    key = ["pair", "setting", "M", "M_b", "seed_a", "seed_b"]
+    paths = paths.merge(barriers[key + ["stuck"]], on=key, how="left")
+    to_inf = select(paths, pair="M_vs_inf")
+    finite = np.sort(to_inf["M"].unique())
+    cmap = plt.get_cmap("viridis", max(len(finite), 1))
+    fig, axes = plt.subplots(1, len(settings) + 1, figsize=(4.0 * (len(settings) + 1), 3.8),
+                             squeeze=False, layout="constrained")
+    axes = axes[0]
+    for ax, s in zip(axes, settings):
+        for k, M in enumerate(finite):
+            runs = select(to_inf, setting=s.name, M=M)
+            c = seed_summary(runs, "t").sort_values("t")
+            ax.plot(c["t"], c["value"], lw=1.3, color=cmap(k))
+            ax.fill_between(c["t"], c["lo"], c["hi"], color=cmap(k), alpha=0.12, lw=0)
+            stuck_lines(ax, runs.rename(columns={"seed_a": "seed"}), "t", color=cmap(k))
+        ax.set_xlabel(r"$t$ (0: model trained at M, 1: at $M=\infty$)")
+        ax.set_ylabel(r"L / D on $T_{\mathrm{True}}$  (noisy y)")
+        ax.set_title(labels[s.name])
+        ax.set_xlim(0, 1)
+    if len(finite):
+        norm = matplotlib.colors.BoundaryNorm(np.arange(len(finite) + 1) - 0.5, len(finite))
+        bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=list(axes[:-1]),
+                           ticks=np.arange(len(finite)))
+        bar.ax.set_yticklabels([pow2(M) for M in finite])
+        bar.set_label("M")
+
+    ax = axes[-1]
+    rows = barriers.rename(columns={"barrier": "value", "barrier_stderr": "stderr"})
+    M_grid = rows["M"].unique()
+    for s in settings:
+        plot_vs_M(ax, select(rows, setting=s.name, pair="M_vs_inf"), M_grid,
+                  f"{labels[s.name]}: M to $M=\\infty$", color=colors[s.name])
+        seeds = select(rows, setting=s.name, pair="seeds")
+        if len(seeds):
+            plot_vs_M(ax, seeds, M_grid, f"{labels[s.name]}: seed to seed", color=colors[s.name],
+                      ls="--", marker="^")
+    format_M_axis(ax, M_grid)
+    shade_past_thresholds(ax, thresholds)
+    ax.set_ylim(bottom=0)     # 0 is a linearly connected pair: the scale starts there
+    ax.set_ylabel("loss barrier (L / D above the line)")
+    ax.set_title("barrier along the straight line")
+    ax.legend(loc="best", fontsize=7)
+    stuck_note(fig, rows.rename(columns={"seed_a": "seed"}), settings, vary)
     return fig
 
 

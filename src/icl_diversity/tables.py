@@ -13,16 +13,32 @@ from .threshold import THRESHOLD_COLUMNS
 
 METRIC_KEY = ["estimator", "M", "eval_set", "metric", "target"]
 RUN_COLUMNS = ["setting", "seed", "step", "gap_closed", "escape_step", "stuck"]
+# A path between two trained models: `pair` "M_vs_inf" joins (setting, seed_a, M) to
+# (setting, seed_a, M_b = inf); "seeds" joins (setting, seed_a, M) to (setting, seed_b, M).
+PAIR_COLUMNS = ["pair", "setting", "M", "M_b", "seed_a", "seed_b"]
+BARRIER_COLUMNS = ["loss_a", "loss_b", "barrier", "barrier_stderr", "t_max", "stuck"]
 SPECS = {   # kind -> (columns it must have, columns that identify a row but position)
     "baselines": (COLUMNS, METRIC_KEY),
     "pt_metrics": (COLUMNS + RUN_COLUMNS, METRIC_KEY + ["setting", "seed"]),
     "pt_curves": (COLUMNS + RUN_COLUMNS, METRIC_KEY + ["setting", "seed", "step"]),
     "thresholds": (THRESHOLD_COLUMNS, ["group", "model", "batch_size", "steps", "weight_decay", "seed"]),
+    # Fig 5: the metrics on its path sets at each a; the baselines' rows have setting
+    # and seed "-"
+    "interpolation": (COLUMNS + ["a", "setting", "seed", "stuck"],
+                      METRIC_KEY + ["a", "setting", "seed"]),
+    # mode connectivity: L/D (noisy y) on T_True at each t of each path, and its barrier
+    "connectivity": (PAIR_COLUMNS + ["t", "value", "stderr"], PAIR_COLUMNS + ["t"]),
+    "barriers": (PAIR_COLUMNS + BARRIER_COLUMNS, PAIR_COLUMNS),
 }
+# Kinds whose seed column may hold text: "all" (thresholds over every seed), "-" (baselines)
+TEXT_SEED = ("thresholds", "interpolation")
 NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "escape_step",
-           "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds"]
+           "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds",
+           "a", "t", "M_b", "seed_a", "seed_b", "loss_a", "loss_b", "barrier",
+           "barrier_stderr", "t_max"]
 REQUIRED = ["estimator", "M", "eval_set", "metric", "target", "position", "value", "setting",
-            "seed", "step", "gap_closed", "stuck", "group", "status"]
+            "seed", "step", "gap_closed", "stuck", "group", "status", "a", "t", "pair", "M_b",
+            "seed_a", "seed_b", "barrier"]
 
 
 class TableError(ValueError):
@@ -39,7 +55,7 @@ def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"missing table: {path}")
     try:
-        table = pd.read_csv(path, dtype={"seed": str} if kind == "thresholds" else None)
+        table = pd.read_csv(path, dtype={"seed": str} if kind in TEXT_SEED else None)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise TableError(f"{path}: not a readable {kind} table ({e})") from e
     missing = [c for c in columns if c not in table.columns]
@@ -48,7 +64,7 @@ def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
     if table.empty:
         raise TableError(f"{path}: {kind} table has no rows")
     for c in NUMERIC:
-        if c in columns and not (kind == "thresholds" and c == "seed"):
+        if c in columns and not (kind in TEXT_SEED and c == "seed"):
             numbers = pd.to_numeric(table[c], errors="coerce")
             bad = numbers.isna() & table[c].notna()
             if bad.any():

@@ -20,6 +20,9 @@ PURPOSES = {
     "eval_x": 6,
     "eval_noise": 7,
     "model_init": 8,
+    "interp_pair": 9,   # Fig 5's interpolation sets: which pool tasks each path joins,
+    "interp_x": 10,     # and the inputs and noise its sequences share along the path
+    "interp_noise": 11,
 }
 
 INF = math.inf

@@ -75,3 +75,56 @@ def figure_outputs(name):
                    subcategory=name, labels={"figure": name, "format": "PNG"}),
         provenance=f"{OUT}/figures/{name}.json",
     )
+
+
+# ---- the analyses of trained models (analysis.smk): which runs and pairs each job reads
+
+def run_file(setting, seed, M, name):
+    return f"{OUT}/runs/{setting}/seed{seed}/M{M}/{name}"
+
+
+def group_runs(group):
+    """(setting, seed) of every run of a sweep group, in a fixed order."""
+    gp = group_params(group)
+    return [(s, seed) for s in gp["settings"] for seed in gp["seeds"]]
+
+
+def interpolation_runs(wildcards):
+    return group_runs(FIGURES["fig5"])
+
+
+def interpolation_run_files(name):
+    """One file of every run Fig 5 draws at the job's M, in interpolation_runs order."""
+    return lambda wc: [run_file(s, seed, wc.M, name) for s, seed in interpolation_runs(wc)]
+
+
+def seed_pairs(group):
+    """Every two training seeds of a group (none when it has one seed)."""
+    seeds = group_params(group)["seeds"]
+    return [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+
+
+def to_inf_pairs(wildcards):
+    """The paths of one (setting, seed): model i (finite M) to the last model (M = inf);
+    indices into the job's models, FINITE_M then inf."""
+    seed = int(wildcards.seed)
+    return [dict(a=i, b=len(FINITE_M), pair="M_vs_inf", setting=wildcards.setting, M=M,
+                 M_b="inf", seed_a=seed, seed_b=seed) for i, M in enumerate(FINITE_M)]
+
+
+def connectivity_seed_files(name):
+    """One file of every run of a setting of the connectivity group, seed-major."""
+    seeds = group_params(FIGURES["connectivity"])["seeds"]
+    return lambda wc: [run_file(wc.setting, seed, M, name) for seed in seeds for M in M_LABELS]
+
+
+def seed_to_seed_pairs(wildcards):
+    """The paths of one setting: at every M, seed a's model to seed b's; indices into
+    connectivity_seed_files' order."""
+    seeds = group_params(FIGURES["connectivity"])["seeds"]
+
+    def at(seed, M):
+        return seeds.index(seed) * len(M_LABELS) + M_LABELS.index(M)
+    return [dict(a=at(a, M), b=at(b, M), pair="seeds", setting=wildcards.setting, M=M, M_b=M,
+                 seed_a=a, seed_b=b)
+            for a, b in seed_pairs(FIGURES["connectivity"]) for M in M_LABELS]
