@@ -38,6 +38,9 @@ def with_change(path, value):
     (("eval", "plateau_guard"), 1.5, "eval.plateau_guard"),
     (("eval", "plateau_guard"), 0, "eval.plateau_guard"),
     (("eval", "n_bootstrap"), 3, "eval.n_bootstrap"),
+    (("eval", "curve_sequences"), 0, "eval.curve_sequences"),
+    (("eval", "curve_sequences"), "some", "eval.curve_sequences"),
+    (("train", "check_every"), 0, "train.check_every"),
 ])
 def test_schema_rejects_bad_values(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -54,6 +57,7 @@ def test_schema_rejects_unknown_keys():
     (("sweeps", "batch", "model"), ["huge"], "sweeps.batch.model"),
     (("figures", "fig2"), "nope", "figures.fig2"),
     (("models", "nano", "n_head"), 3, "models.nano"),
+    (("eval", "curve_sequences"), 129, "eval.curve_sequences (129) exceeds eval.n_sequences (128)"),
 ])
 def test_cross_key_checks(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -181,3 +185,12 @@ def test_override_strings_get_the_schema_types():
 def test_snakemake_lint_is_clean():
     proc = snakemake("--lint", check=False)
     assert proc.returncode == 0 and "good condition" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_curve_sequences_and_check_every_defaults():
+    from snakemake.utils import validate
+    c = copy.deepcopy(SMOKE)
+    del c["eval"]["curve_sequences"]
+    validate(c, str(cfg.SCHEMA))           # as the Snakefile does: it fills in the defaults
+    assert c["eval"]["curve_sequences"] == "all" and c["train"]["check_every"] == 100
+    assert cfg.validate(with_change(("eval", "curve_sequences"), 128))["eval"]["curve_sequences"] == 128
