@@ -29,10 +29,16 @@ from icl_diversity.tasks import eval_set, task_pool
 from icl_diversity.train import TrainConfig, make_optimizer, train, triangle_lr
 
 
-def core_seconds_per_step(cfg, tc, batches):
-    """Forward, backward and the optimiser step only, on batches already in memory."""
-    model = build_model(cfg, 0)
+def sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def core_seconds_per_step(cfg, tc, batches, device):
+    """Forward, backward and the optimiser step only, on batches already on the device."""
+    model = build_model(cfg, 0).to(device)
     opt = make_optimizer(model, tc)
+    sync(device)
     t = time.perf_counter()
     for step, (xs, ys) in enumerate(batches):
         for group in opt.param_groups:
@@ -41,14 +47,16 @@ def core_seconds_per_step(cfg, tc, batches):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    sync(device)
     return (time.perf_counter() - t) / len(batches)
 
 
-def loop_seconds_per_step(cfg, tc, problem, pool, sets):
+def loop_seconds_per_step(cfg, tc, problem, pool, sets, device):
     """The workflow's train() on the same problem; evaluation only at the first and
     last step, on a tiny set, so what is left is the per-step loop."""
     t = time.perf_counter()
-    train(cfg, tc, problem, pool, sets, progress_file=False)
+    train(cfg, tc, problem, pool, sets, progress_file=False, **({} if device == "cpu" else {"device": device}))
+    sync(device)
     return (time.perf_counter() - t) / tc.steps
 
 
@@ -67,14 +75,15 @@ def overhead(args):
     for _ in range(args.steps):
         xs = torch.randn(args.batch, K, D, generator=gen)
         ws = torch.from_numpy(pool)[torch.randint(0, args.M, (args.batch,), generator=gen)]
-        batches.append((xs, torch.einsum("bkd,bd->bk", xs, ws) + 0.5 * torch.randn(args.batch, K, generator=gen)))
+        ys = torch.einsum("bkd,bd->bk", xs, ws) + 0.5 * torch.randn(args.batch, K, generator=gen)
+        batches.append((xs.to(args.device), ys.to(args.device)))
     core, loop = [], []
     for _ in range(args.repeats):           # interleaved, so drift in machine load hits both
-        core.append(core_seconds_per_step(cfg, tc, batches))
-        loop.append(loop_seconds_per_step(cfg, tc, problem, pool, sets))
+        core.append(core_seconds_per_step(cfg, tc, batches, args.device))
+        loop.append(loop_seconds_per_step(cfg, tc, problem, pool, sets, args.device))
     c, l = statistics.median(core), statistics.median(loop)
     print(f"model {'/'.join(map(str, args.model))}, batch {args.batch}, D={D}, K={K}, "
-          f"{args.threads} thread(s), {args.repeats} repeats x {args.steps} steps (medians)")
+          f"{args.device}, {args.threads} thread(s), {args.repeats} repeats x {args.steps} steps (medians)")
     print(f"  core (forward/backward/Adam): {1e3 * c:8.3f} ms/step")
     print(f"  train() loop:                 {1e3 * l:8.3f} ms/step")
     print(f"  outside forward/backward/optimiser: {1e3 * (l - c):.3f} ms/step = "
@@ -108,6 +117,7 @@ def main():
     ap.add_argument("--steps", type=int, default=300, help="timed steps per repeat")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--full-run", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -257,6 +257,13 @@ def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fing
     return final
 
 
+def stored_predictions(result: dict) -> dict[str, np.ndarray]:
+    """predictions.npz of a run: `steps` (E,), `{set}_curve` (E, S, K) and `{set}` (N, K)."""
+    return {"steps": result["eval_steps"],
+            **{f"{name}_curve": preds for name, preds in result["curve_preds"].items()},
+            **result["final_preds"]}
+
+
 def loss_table(loss: np.ndarray, peak_lr: float, max_rows: int = LOSS_ROWS) -> dict[str, np.ndarray]:
     """train_loss.csv's columns: the loss averaged over windows of w consecutive steps
     (w = 1, every step, for runs of at most `max_rows` steps), the step ending each

@@ -1,5 +1,5 @@
 from icl_diversity.io import load_npz, save_npz, setup_logging, write_csv
-from icl_diversity.metrics import estimator_rows, gap_closed, plateau_guard, to_frame
+from icl_diversity.metrics import run_tables
 from icl_diversity.tasks import check_eval_set, parse_M
 
 log = setup_logging(snakemake.log[0])
@@ -23,39 +23,8 @@ for name, data in sets.items():
                              f"must come from this evaluation set ({snakemake.input[name]})")
 
 
-def first(arrays: dict, n: int) -> dict:
-    return {k: v[:n] for k, v in arrays.items()}
-
-
-# The curves: every evaluation step, on the first S sequences of each set (those the
-# run predicted at every step). The final metrics: the last step, on every sequence.
-curve_sets = {name: first(data, S) for name, data in sets.items()}
-curve_baselines = first(baselines, S)
-# The plateau guard reads the run's own training distribution (T_Pretrain; T_True at
-# M = inf): on T_True a small-pool model is rightly worse than the zero predictor.
-gaps = [gap_closed(pt["pretrain_curve"][e], curve_sets["pretrain"]["ys"], curve_baselines["pretrain_Ridge"])
-        for e in range(E)]
-final_gap = gap_closed(pt["pretrain"], sets["pretrain"]["ys"], baselines["pretrain_Ridge"])
-# the escape step from the curve; the verdict (stuck or not) from every sequence
-health = plateau_guard(pt["steps"], gaps[:-1] + [final_gap], p.plateau_guard)
-labels = dict(M=M, setting=wc.setting, seed=int(wc.seed), **p.setting)
-
-
-def rows_at(step, pt_preds: dict, data_sets: dict, base: dict, gap: float) -> list[dict]:
-    rows = []
-    for name, data in data_sets.items():
-        preds = {"PT": pt_preds[name]}
-        preds.update({est: base[f"{name}_{est}"] for est in ("Ridge", "dMMSE") if f"{name}_{est}" in base})
-        rows += estimator_rows(preds, data, D, estimators=["PT"], eval_set=name, step=int(step),
-                               gap_closed=gap, **labels)
-    return rows
-
-
-health_columns = dict(escape_step=health["escape_step"], stuck=health["stuck"])
-curve = to_frame([row for e, step in enumerate(pt["steps"])
-                  for row in rows_at(step, {name: pt[f"{name}_curve"][e] for name in sets},
-                                     curve_sets, curve_baselines, gaps[e])]).assign(**health_columns)
-final = to_frame(rows_at(pt["steps"][-1], pt, sets, baselines, final_gap)).assign(**health_columns)
+curve, final, health = run_tables(pt, sets, baselines, D, p.plateau_guard, M=M, setting=wc.setting,
+                                  seed=int(wc.seed), **p.setting)
 write_csv(snakemake.output.curve, curve)
 write_csv(snakemake.output.metrics, final)
 # Per-sequence Delta^{T_True}_{PT,Ridge} (mean over positions, / D) at the final step:

@@ -5,7 +5,8 @@ from icl_diversity.checkpoint import save_checkpoint
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.model import ModelConfig
 from icl_diversity.tasks import check_eval_set, check_pool
-from icl_diversity.train import TrainConfig, final_checkpoint, loss_table, remove_checkpoint, train
+from icl_diversity.train import (TrainConfig, final_checkpoint, loss_table, remove_checkpoint,
+                                 stored_predictions, train)
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
@@ -39,9 +40,7 @@ with open(snakemake.log[0], "a") as progress:
     result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
                    device=device, progress_file=progress, compile=tr["compile"], bf16=tr["bf16"])
 
-save_npz(snakemake.output.predictions, steps=result["eval_steps"],
-         **{f"{name}_curve": preds for name, preds in result["curve_preds"].items()},
-         **result["final_preds"])
+save_npz(snakemake.output.predictions, **stored_predictions(result))
 write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
 save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
 remove_checkpoint(p.checkpoint, root=p.checkpoint_root)   # the run is complete; model.pt holds the result

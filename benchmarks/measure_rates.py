@@ -1,0 +1,76 @@
+"""Training steps/s of each (model, batch size) the presets use, measured on this
+machine, written to benchmarks/rates.csv: what `python -m icl_diversity.plan` turns into
+compute estimates. Forward, backward and Adam on batches made by the workflow's
+BatchStream, one interleaved pass per repeat, medians.
+
+    PYTHONPATH=src python benchmarks/measure_rates.py                  # CPU, 1 thread
+    PYTHONPATH=src python benchmarks/measure_rates.py --device cuda    # on a GPU machine
+
+Rows for other devices already in the file are kept (a row per device, model and batch).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from bench_train import steps_per_second
+from icl_diversity.batches import BatchStream
+from icl_diversity.model import ModelConfig, build_model
+
+RATES = Path(__file__).with_name("rates.csv")
+# (layers, width, heads, D, batch sizes): the presets' models at the batches they train
+GRID = [((1, 16, 2), 3, [8, 16]),               # smoke: nano
+        ((4, 32, 2), 4, [64, 128]),             # default: tiny
+        ((4, 64, 2), 8, [512]),                 # paper Fig 4: small
+        ((8, 128, 2), 8, [256, 512, 1024])]     # paper Figs 2, 3: base
+
+
+def measure(model, D, batch, device, steps, repeats, bf16=False, compile=False):
+    cfg = ModelConfig(D, 16, *model)
+    stream = BatchStream(batch, D, 16, 0.25, 0, None, device=device)
+    batches = [stream(s) for s in range(steps + 3)]
+    net = build_model(cfg, 0).to(device)
+    if compile:
+        net = torch.compile(net)
+    return statistics.median(steps_per_second(net, batches, bf16=bf16) for _ in range(repeats))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=4.0, help="rough time per repeat")
+    ap.add_argument("--out", type=Path, default=RATES)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device_name = (torch.cuda.get_device_name() if args.device.startswith("cuda")
+                   else f"{platform.processor() or platform.machine()}, {args.threads} thread(s)")
+    rows = []
+    for model, D, batches in GRID:
+        for batch in batches:
+            probe = measure(model, D, batch, args.device, steps=3, repeats=1)
+            steps = max(5, min(2000, int(probe * args.seconds)))
+            rate = measure(model, D, batch, args.device, steps, args.repeats)
+            rows.append(dict(device=args.device.split(":")[0], model="/".join(map(str, model)), batch=batch,
+                             steps_per_s=round(rate, 3), threads=args.threads, measured_on=device_name,
+                             date=datetime.date.today().isoformat()))
+            print(f"{rows[-1]['device']} model {rows[-1]['model']} batch {batch}: {rate:.2f} steps/s "
+                  f"(median of {args.repeats} x {steps} steps)", flush=True)
+    new = pd.DataFrame(rows)
+    if args.out.exists():
+        old = pd.read_csv(args.out)
+        old = old[old["device"] != new["device"].iloc[0]]
+        new = pd.concat([old, new], ignore_index=True)
+    new.to_csv(args.out, index=False)
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
