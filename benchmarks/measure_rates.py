@@ -1,7 +1,9 @@
 """Training steps/s of each (model, batch size) the presets use, measured on this
 machine, written to benchmarks/rates.csv: what `python -m icl_diversity.plan` turns into
 compute estimates. Forward, backward and Adam on batches made by the workflow's
-BatchStream, one interleaved pass per repeat, medians.
+BatchStream, medians of repeats. On the CPU the time is the process's CPU time (one
+thread: what an idle core's wall clock shows), so a machine busy with other jobs does
+not slow the numbers down; on CUDA, wall time after a synchronize.
 
     PYTHONPATH=src python benchmarks/measure_rates.py                  # CPU, 1 thread
     PYTHONPATH=src python benchmarks/measure_rates.py --device cuda    # on a GPU machine
@@ -14,12 +16,13 @@ import argparse
 import datetime
 import platform
 import statistics
+import time
 from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
-from bench_train import steps_per_second
 from icl_diversity.batches import BatchStream
 from icl_diversity.model import ModelConfig, build_model
 
@@ -31,14 +34,30 @@ GRID = [((1, 16, 2), 3, [8, 16]),               # smoke: nano
         ((8, 128, 2), 8, [256, 512, 1024])]     # paper Figs 2, 3: base
 
 
-def measure(model, D, batch, device, steps, repeats, bf16=False, compile=False):
+def steps_per_second(net, opt, batches, device) -> float:
+    cuda = str(device).startswith("cuda")
+    clock = time.perf_counter if cuda else time.process_time
+    for i, (xs, ys) in enumerate(batches):
+        if i == 3:                      # after a warm-up
+            if cuda:
+                torch.cuda.synchronize()
+            t = clock()
+        loss = F.mse_loss(net(xs, ys), ys)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if cuda:
+        torch.cuda.synchronize()
+    return (len(batches) - 3) / (clock() - t)
+
+
+def measure(model, D, batch, device, steps, repeats):
     cfg = ModelConfig(D, 16, *model)
     stream = BatchStream(batch, D, 16, 0.25, 0, None, device=device)
     batches = [stream(s) for s in range(steps + 3)]
     net = build_model(cfg, 0).to(device)
-    if compile:
-        net = torch.compile(net)
-    return statistics.median(steps_per_second(net, batches, bf16=bf16) for _ in range(repeats))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    return statistics.median(steps_per_second(net, opt, batches, device) for _ in range(repeats))
 
 
 def main():

@@ -8,6 +8,8 @@ Adam step on batches made beforehand), on the CPU. Prints medians and the share.
 
 It uses only the `train()` interface that every version of the workflow has, so the
 same script measures an older checkout (PYTHONPATH=/path/to/old/src) for a before/after.
+On the CPU it times the process's CPU time (one thread: what an idle core's wall clock
+would show), so the numbers hold on a machine busy with other jobs; on CUDA, wall time.
 --full-run times one training run of the default study's size (tiny model, batch 64,
 6000 steps, D = 4, M = 32, 2 x 4096 evaluation sequences every 500 steps, rolling
 checkpoints every 500 steps) end to end.
@@ -34,12 +36,16 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def clock(device) -> float:
+    return time.perf_counter() if str(device).startswith("cuda") else time.process_time()
+
+
 def core_seconds_per_step(cfg, tc, batches, device):
     """Forward, backward and the optimiser step only, on batches already on the device."""
     model = build_model(cfg, 0).to(device)
     opt = make_optimizer(model, tc)
     sync(device)
-    t = time.perf_counter()
+    t = clock(device)
     for step, (xs, ys) in enumerate(batches):
         for group in opt.param_groups:
             group["lr"] = triangle_lr(step, len(batches), tc.lr)
@@ -48,16 +54,16 @@ def core_seconds_per_step(cfg, tc, batches, device):
         loss.backward()
         opt.step()
     sync(device)
-    return (time.perf_counter() - t) / len(batches)
+    return (clock(device) - t) / len(batches)
 
 
 def loop_seconds_per_step(cfg, tc, problem, pool, sets, device):
     """The workflow's train() on the same problem; evaluation only at the first and
     last step, on a tiny set, so what is left is the per-step loop."""
-    t = time.perf_counter()
+    t = clock(device)
     train(cfg, tc, problem, pool, sets, progress_file=False, **({} if device == "cpu" else {"device": device}))
     sync(device)
-    return (time.perf_counter() - t) / tc.steps
+    return (clock(device) - t) / tc.steps
 
 
 def overhead(args):
@@ -99,13 +105,13 @@ def full_run(args):
             "pretrain": eval_set(D, K, 0.25, 4096, seed=104, pool=pool, M=M)}
     tc = TrainConfig(batch_size=64, steps=6000, lr=3e-3, eval_every=500, checkpoint_every=500)
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
+        t = clock(args.device)
         out = train(cfg, tc, problem, pool, sets, checkpoint_path=Path(tmp) / "ckpt.pt",
                     progress_file=False)
-        el = time.perf_counter() - t
+        el = clock(args.device) - t
     print(f"one default-size run (tiny, batch 64, 6000 steps, D=4, M=32, 2 x 4096 evaluation "
           f"sequences every 500 steps, checkpoints every 500), {args.threads} thread(s): "
-          f"{el:.1f} s = {tc.steps / el:.1f} steps/s; final loss {np.mean(out['loss'][-100:]):.4f}")
+          f"{el:.1f} s of CPU time = {tc.steps / el:.1f} steps/s; final loss {np.mean(out['loss'][-100:]):.4f}")
 
 
 def main():

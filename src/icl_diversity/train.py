@@ -190,6 +190,7 @@ def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fing
     bar = tqdm(total=tc.steps, initial=step, file=progress_file, ascii=True,
                mininterval=5.0 if progress_file is not None else 0.5, desc="train",
                disable=progress_file is False)
+    postfix = {}            # the bar's: the last window's mean loss, the last evaluation's loss
 
     def checkpoint():
         save_checkpoint(ckpt_path, {
@@ -209,10 +210,11 @@ def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fing
         logs["evals"].append(record)
         name = next(iter(sets))
         eval_ld = float(((preds[name][:n_curve] - sets[name]["ys"][:n_curve]) ** 2).mean()) / D
-        bar.set_postfix(eval_LD=f"{eval_ld:.4f}", refresh=False)
+        postfix["eval_LD"] = f"{eval_ld:.4f}"
+        bar.set_postfix(postfix, refresh=False)
         return preds
 
-    losses = torch.zeros(tc.check_every, device=device)    # this window's losses, on the device
+    losses = torch.zeros(min(tc.check_every, tc.steps), device=device)   # this window's, on the device
     window_start, t0 = step, time.perf_counter()
 
     def read_losses():
@@ -226,6 +228,8 @@ def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fing
             raise TrainingDiverged(f"training diverged at step {window_start + at}: loss "
                                    f"{values[at]} (limit {tc.max_loss}); lower train.lr or check the data")
         logs["loss"].append(values)
+        postfix["loss"] = f"{values.mean():.4f}"
+        bar.set_postfix(postfix, refresh=False)
         bar.update(len(values))
 
     model.train()
