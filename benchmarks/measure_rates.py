@@ -8,7 +8,8 @@ not slow the numbers down; on CUDA, wall time after a synchronize.
     PYTHONPATH=src python benchmarks/measure_rates.py                  # CPU, 1 thread
     PYTHONPATH=src python benchmarks/measure_rates.py --device cuda    # on a GPU machine
 
-Rows for other devices already in the file are kept (a row per device, model and batch).
+Each row is written as soon as it is measured, replacing the row of the same device,
+model and batch (rows of other devices and models are kept).
 """
 from __future__ import annotations
 
@@ -67,28 +68,42 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4.0, help="rough time per repeat")
     ap.add_argument("--out", type=Path, default=RATES)
+    ap.add_argument("--only", nargs="*", metavar="MODEL:BATCH", help="e.g. 8/128/2:256 (default: the whole grid)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device_name = (torch.cuda.get_device_name() if args.device.startswith("cuda")
-                   else f"{platform.processor() or platform.machine()}, {args.threads} thread(s)")
-    rows = []
+                   else f"{cpu_name()}, {args.threads} thread(s)")
+    only = set(args.only or [])
     for model, D, batches in GRID:
         for batch in batches:
+            key = "/".join(map(str, model))
+            if only and f"{key}:{batch}" not in only:
+                continue
             probe = measure(model, D, batch, args.device, steps=3, repeats=1)
             steps = max(5, min(2000, int(probe * args.seconds)))
             rate = measure(model, D, batch, args.device, steps, args.repeats)
-            rows.append(dict(device=args.device.split(":")[0], model="/".join(map(str, model)), batch=batch,
-                             steps_per_s=round(rate, 3), threads=args.threads, measured_on=device_name,
-                             date=datetime.date.today().isoformat()))
-            print(f"{rows[-1]['device']} model {rows[-1]['model']} batch {batch}: {rate:.2f} steps/s "
-                  f"(median of {args.repeats} x {steps} steps)", flush=True)
-    new = pd.DataFrame(rows)
-    if args.out.exists():
-        old = pd.read_csv(args.out)
-        old = old[old["device"] != new["device"].iloc[0]]
-        new = pd.concat([old, new], ignore_index=True)
-    new.to_csv(args.out, index=False)
-    print(f"-> {args.out}")
+            row = dict(device=args.device.split(":")[0], model=key, batch=batch,
+                       steps_per_s=round(rate, 3), threads=args.threads, measured_on=device_name,
+                       date=datetime.date.today().isoformat())
+            save(row, args.out)
+            print(f"{row['device']} model {key} batch {batch}: {rate:.2f} steps/s "
+                  f"(median of {args.repeats} x {steps} steps) -> {args.out}", flush=True)
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
+def save(row: dict, path: Path) -> None:
+    """Add or replace the row of (device, model, batch) in the table."""
+    table = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=list(row))
+    same = (table["device"] == row["device"]) & (table["model"] == row["model"]) & (table["batch"] == row["batch"])
+    table = pd.concat([table[~same], pd.DataFrame([row])], ignore_index=True)
+    table.sort_values(["device", "model", "batch"]).to_csv(path, index=False)
 
 
 if __name__ == "__main__":

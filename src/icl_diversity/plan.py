@@ -88,7 +88,7 @@ def run_storage(config: dict, setting, finite_M: bool, rows: dict) -> dict[str, 
         "model.pt": P * F32 + 8_000,                  # + the archive's records and the config
         "curve.csv": E * 2 * metrics_per_set * rows["metrics"],
         "metrics.csv": 2 * metrics_per_set * (K + 1) * rows["metrics"],
-        "train_loss.csv": min(setting.steps, LOSS_ROWS) * rows["loss"],
+        "train_loss.csv": math.ceil(setting.steps / math.ceil(setting.steps / LOSS_ROWS)) * rows["loss"],
         "sequence_deltas.npz": N * F64,
         "transient checkpoint + logs": 3 * P * F32 + E * (I64 + 2 * S * K * F32) + setting.steps * F32,
     }
@@ -131,6 +131,12 @@ def rate_for(rates, device: str, model: dict, batch: int) -> Rate | None:
     return Rate(float(near["steps_per_s"]) * near["batch"] / batch, f"scaled from batch {near['batch']}")
 
 
+def shown(path) -> str:
+    """A path relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if ROOT in path.parents else str(path)
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
@@ -166,7 +172,7 @@ def plan(config: dict, rates, rates_path=RATES) -> str:
     lines.append(f"{'total (job time)':28s} {len(runs):5d}  " + "  ".join(
         f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices))
     lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)",
-              f"  rates: {rates_path} (" + "; ".join(
+              f"  rates: {shown(rates_path)} (" + "; ".join(
                   f"{d}: {', '.join(sorted(set(rates[rates['device'] == d]['measured_on'])))}"
                   for d in sorted(set(rates["device"]))) + ")", ""]
 
