@@ -26,7 +26,7 @@ from icl_diversity.analysis import interpolation_set, path_losses
 from icl_diversity.baselines import dmmse_predict, ridge_predict
 from icl_diversity.model import ModelConfig, build_model
 from icl_diversity.tasks import eval_set, task_pool
-from icl_diversity.train import predict
+from icl_diversity.train import predict_numpy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def main():
         ridge_predict(s["xs"], s["ys"], pb["noise_var"])
         dmmse_predict(s["xs"], s["ys"], pool, pb["noise_var"])
         for _ in range(n_pt):
-            predict(model, s["xs"], s["ys"])
+            predict_numpy(model, s["xs"], s["ys"])
     print(f"Fig 5 at M = {M}: set, Ridge, dMMSE and {n_pt} PT(s): {timed(fig5_job, args.repeats):.2f} s")
 
 

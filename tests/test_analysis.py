@@ -10,7 +10,7 @@ from icl_diversity.analysis import (barrier, distinct_pairs, interpolate_state,
 from icl_diversity.checkpoint import save_checkpoint
 from icl_diversity.model import ModelConfig, build_model, load_pretrained
 from icl_diversity.tasks import eval_set, task_pool
-from icl_diversity.train import predict
+from icl_diversity.train import predict_numpy
 
 A = np.linspace(0, 1, 11)
 
@@ -130,7 +130,7 @@ def two_models(tmp_path_factory):
 
 def own_loss(path, data):
     """Per-sequence L/D of a saved model, the way any consumer of model.pt gets it."""
-    pred = predict(load_pretrained(path), data["xs"], data["ys"]).astype(np.float64)
+    pred = predict_numpy(load_pretrained(path), data["xs"], data["ys"]).astype(np.float64)
     return ((pred - data["ys"].astype(np.float64)) ** 2).mean(axis=1) / CFG.n_dims
 
 

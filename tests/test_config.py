@@ -43,6 +43,9 @@ def with_change(path, value):
     (("eval", "smoothing_grid"), [0.5, 0.5], "eval.smoothing_grid"),
     (("eval", "smoothing_grid"), 0.5, "eval.smoothing_grid"),
     (("eval", "n_tuning"), 1, "eval.n_tuning"),
+    (("eval", "curve_sequences"), 0, "eval.curve_sequences"),
+    (("eval", "curve_sequences"), "some", "eval.curve_sequences"),
+    (("train", "check_every"), 0, "train.check_every"),
 ])
 def test_schema_rejects_bad_values(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -79,6 +82,7 @@ def test_schema_rejects_unknown_keys():
     (("analysis", "connectivity", "t"), 3, "t"),                                 # unknown key
     (("analysis",), {"connectivity": {}}, "figures.fig5"),        # fig5 without its M
     (("M",), [2, 16], "figures.connectivity"),                    # no M = inf model to join
+    (("eval", "curve_sequences"), 129, "eval.curve_sequences (129) exceeds eval.n_sequences (128)"),
 ])
 def test_cross_key_checks(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -214,3 +218,12 @@ def test_smoothing_defaults_are_a_log_grid():
     grid = schema["smoothing_grid"]["default"]
     assert grid == [2.0 ** e for e in range(-10, 3)]
     assert schema["n_tuning"]["default"] >= 2
+
+
+def test_curve_sequences_and_check_every_defaults():
+    from snakemake.utils import validate
+    c = copy.deepcopy(SMOKE)
+    del c["eval"]["curve_sequences"]
+    validate(c, str(cfg.SCHEMA))           # as the Snakefile does: it fills in the defaults
+    assert c["eval"]["curve_sequences"] == "all" and c["train"]["check_every"] == 100
+    assert cfg.validate(with_change(("eval", "curve_sequences"), 128))["eval"]["curve_sequences"] == 128

@@ -54,6 +54,16 @@ def test_missing_rows_are_found(table_file):
         read_table(table_file, "pt_metrics", K)
 
 
+def test_curves_hold_the_mean_over_positions_only(tmp_path):
+    path = tmp_path / "curve.csv"
+    full = run_table()
+    full[full["position"] == 0].to_csv(path, index=False)
+    assert set(read_table(path, "pt_curves", K)["position"]) == {0}
+    full.to_csv(path, index=False)                 # every position: not what a curve holds
+    with pytest.raises(TableError, match="curve.csv.*exactly positions 0..0"):
+        read_table(path, "pt_curves", K)
+
+
 @pytest.mark.parametrize("column,value,needle", [
     ("value", "oops", "non-numbers"),
     ("value", np.nan, "column value is empty"),

@@ -105,7 +105,7 @@ def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir):
     for row in to_inf.itertuples():
         run = smoke_outdir / "runs" / row.setting / f"seed{row.seed_a}"
         for M, loss in ((f"M{int(row.M)}", row.loss_a), ("Minf", row.loss_b)):
-            pred = np.load(run / M / "predictions.npz")["true"][-1][:64].astype(np.float64)
+            pred = np.load(run / M / "predictions.npz")["true"][:64].astype(np.float64)
             own = ((pred - true["ys"][:64]) ** 2).mean() / D
             assert loss == pytest.approx(own, rel=1e-5), (row, M)
     paths = pd.read_csv(smoke_outdir / "tables" / "connectivity.csv")
@@ -146,6 +146,28 @@ def test_editing_a_module_reruns_only_what_uses_it(smoke_workflow, module, rerun
         path.write_text(original)
     assert reruns <= set(jobs), jobs
     assert not (untouched & set(jobs)), jobs
+
+
+def test_runs_store_curves_on_the_first_sequences_and_final_predictions_on_all(smoke_outdir):
+    # smoke: 128 sequences per set, curve_sequences 64, evaluations every 20 of 120 steps
+    run = smoke_outdir / "runs" / "nano-b8-s120-wd0" / "seed0" / "M16"
+    with np.load(run / "predictions.npz") as f:
+        stored = {k: f[k] for k in f.files}
+    assert set(stored) == {"steps", "true_curve", "pretrain_curve", "true", "pretrain"}
+    assert list(stored["steps"]) == list(range(0, 121, 20))
+    assert stored["true_curve"].shape == (7, 64, 8) and stored["true"].shape == (128, 8)
+    np.testing.assert_array_equal(stored["pretrain_curve"][-1], stored["pretrain"][:64])
+    curve = pd.read_csv(run / "curve.csv")
+    final = pd.read_csv(run / "metrics.csv")
+    # the final metrics use all 128 sequences, the curve's last point the first 64
+    key = (final["position"] == 0) & (final["metric"] == "loss_per_dim") & (final["target"] == "noisy")
+    ys = np.load(smoke_outdir / "eval" / "pretrain_M16.npz")["ys"]
+    want = np.mean((stored["pretrain"].astype(np.float64) - ys) ** 2) / 3
+    assert final[key & (final["eval_set"] == "pretrain")]["value"].item() == pytest.approx(want, rel=1e-9)
+    last = curve[(curve["step"] == 120) & (curve["position"] == 0) & (curve["metric"] == "loss_per_dim")
+                 & (curve["target"] == "noisy") & (curve["eval_set"] == "pretrain")]["value"].item()
+    assert last == pytest.approx(np.mean((stored["pretrain"][:64].astype(np.float64) - ys[:64]) ** 2) / 3,
+                                 rel=1e-9)
 
 
 def test_two_seeds_are_two_different_runs(smoke_outdir):
@@ -198,7 +220,7 @@ def _with_train(wf, name, **train):
 def test_execution_knobs_retrain_nothing_but_the_learning_rate_does(smoke_workflow):
     wf, _ = smoke_workflow
     assert _with_train(wf, "knobs.yaml", threads=2, checkpoint_every=7, max_loss=1e5,
-                       compile=True, device="auto") == {}
+                       compile=True, device="auto", check_every=3) == {}
     assert _with_train(wf, "lr.yaml", lr=1e-3).get("train") == 15
 
 

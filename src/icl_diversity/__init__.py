@@ -8,7 +8,7 @@ import importlib
 
 _EXPORTS = {"dmmse_predict": "baselines", "ridge_predict": "baselines",
             "load_pretrained": "model", "eval_set": "tasks", "task_pool": "tasks",
-            "train_batch": "tasks"}
+            "BatchStream": "batches"}
 __all__ = list(_EXPORTS)
 
 

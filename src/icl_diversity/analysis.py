@@ -12,7 +12,7 @@ import torch
 
 from .model import ICLTransformer, ModelConfig
 from .tasks import rng, sample_sequences
-from .train import predict
+from .train import predict_numpy
 
 # How the norm of w_a is set along a path:
 #   "mean":   (|w_i| + |w_j|) / 2 all along (the paper's formula; the ends are the pool
@@ -106,7 +106,7 @@ def path_losses(start: dict, end: dict, model_config: dict, ts, xs: np.ndarray,
     rows = []
     for t in ts:
         model.load_state_dict(interpolate_state(start, end, float(t)))
-        pred = predict(model, xs, ys).astype(np.float64)
+        pred = predict_numpy(model, xs, ys).astype(np.float64)
         rows.append(((pred - target) ** 2).mean(axis=1) / D)
     return np.stack(rows)
 

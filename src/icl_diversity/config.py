@@ -125,6 +125,10 @@ def check(config: dict) -> None:
             raise ConfigError(f"sweeps: steps must be >= 2 for the triangle schedule ({s.name})")
     if t["eval_every"] < 1 or t["checkpoint_every"] < 1:
         raise ConfigError("train.eval_every and train.checkpoint_every must be >= 1")
+    curve = config["eval"].get("curve_sequences", "all")
+    if curve != "all" and curve > config["eval"]["n_sequences"]:
+        raise ConfigError(f"eval.curve_sequences ({curve}) exceeds eval.n_sequences "
+                          f"({config['eval']['n_sequences']}): the curves use the first sequences of each set")
 
 
 def check_analysis(config: dict) -> None:

@@ -84,3 +84,43 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     front = [c for c in COLUMNS if c in df.columns]
     return df[front + [c for c in df.columns if c not in front]]
+
+
+def _rows_at(step, pt_preds: dict, sets: dict, baselines: dict, D: int, gap: float, **labels) -> list[dict]:
+    """Rows of the PT at one step on each evaluation set (with its distances to the
+    baselines present in `baselines`, keyed "{set}_{estimator}")."""
+    rows = []
+    for name, data in sets.items():
+        preds = {"PT": pt_preds[name]}
+        preds.update({est: baselines[f"{name}_{est}"] for est in ("Ridge", "dMMSE")
+                      if f"{name}_{est}" in baselines})
+        rows += estimator_rows(preds, data, D, estimators=["PT"], eval_set=name, step=int(step),
+                               gap_closed=gap, **labels)
+    return rows
+
+
+def run_tables(pt: dict, sets: dict, baselines: dict, D: int, guard: float, **labels):
+    """One training run against the baselines: (curve, final, health).
+
+    `pt` is what the run stored: `steps` (E,), `{set}_curve` (E, S, K), the predictions
+    on the first S sequences of each set at every evaluation step, and `{set}` (N, K),
+    on every sequence at the last one. The curve has every metric's mean over positions
+    (position 0) at every step on those S sequences; the final table every position on
+    all N. The plateau guard reads the run's own training distribution (T_Pretrain;
+    T_True at M = inf, where a small-pool model is rightly worse than the zero
+    predictor): its escape step from the curve, its verdict from every sequence.
+    """
+    S = pt["pretrain_curve"].shape[1]
+    curve_sets = {name: {k: v[:S] for k, v in data.items()} for name, data in sets.items()}
+    curve_baselines = {k: v[:S] for k, v in baselines.items()}
+    gaps = [gap_closed(p, curve_sets["pretrain"]["ys"], curve_baselines["pretrain_Ridge"])
+            for p in pt["pretrain_curve"]]
+    final_gap = gap_closed(pt["pretrain"], sets["pretrain"]["ys"], baselines["pretrain_Ridge"])
+    health = plateau_guard(pt["steps"], gaps[:-1] + [final_gap], guard)
+    rows = [row for e, step in enumerate(pt["steps"])
+            for row in _rows_at(step, {name: pt[f"{name}_curve"][e] for name in sets}, curve_sets,
+                                curve_baselines, D, gaps[e], **labels) if row["position"] == 0]
+    columns = dict(escape_step=health["escape_step"], stuck=health["stuck"])
+    curve = to_frame(rows).assign(**columns)
+    final = to_frame(_rows_at(pt["steps"][-1], pt, sets, baselines, D, final_gap, **labels)).assign(**columns)
+    return curve, final, health

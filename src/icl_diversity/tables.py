@@ -32,6 +32,9 @@ SPECS = {   # kind -> (columns it must have, columns that identify a row but pos
 }
 # Kinds whose seed column may hold text: "all" (thresholds over every seed), "-" (baselines)
 TEXT_SEED = ("thresholds", "interpolation")
+# Learning curves keep the mean over positions (position 0) only: per-position curves at
+# every step would be most of a long run's storage (predictions.npz can recompute them).
+MEAN_ONLY = {"pt_curves"}
 NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "escape_step",
            "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds",
            "a", "t", "M_b", "seed_a", "seed_b", "loss_a", "loss_b", "barrier",
@@ -84,11 +87,12 @@ def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
     if dup.any():
         raise TableError(f"{path}: duplicate rows, e.g. line {int(np.flatnonzero(dup)[0]) + 2}")
     if K is not None and "position" in columns:
+        want = [0] if kind in MEAN_ONLY else list(range(K + 1))
         positions = table.groupby(key, dropna=False)["position"].agg(lambda p: sorted(p))
-        incomplete = positions[positions.map(lambda p: p != list(range(K + 1)))]
+        incomplete = positions[positions.map(lambda p: p != want)]
         if len(incomplete):
-            raise TableError(f"{path}: {len(incomplete)} row group(s) lack some of positions "
-                             f"0..{K}, e.g. {dict(zip(key, incomplete.index[0]))}")
+            raise TableError(f"{path}: {len(incomplete)} row group(s) do not have exactly positions "
+                             f"{want[0]}..{want[-1]}, e.g. {dict(zip(key, incomplete.index[0]))}")
     return table
 
 

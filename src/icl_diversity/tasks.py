@@ -1,4 +1,5 @@
-"""Task pools, evaluation sets and training batches for in-context linear regression.
+"""Task pools and evaluation sets for in-context linear regression (training batches
+are made on the training device: batches.py).
 
 Every random stream is keyed by (seed, purpose, index...) through numpy's SeedSequence,
 so any batch can be regenerated on its own and two purposes can never share a stream
@@ -13,16 +14,17 @@ import numpy as np
 # One code per purpose; adding a purpose means adding a new code, never reusing one.
 PURPOSES = {
     "pool": 1,          # the pretraining task pool (one draw; pools are nested prefixes)
-    "train_task": 2,    # which pool task / which fresh w each training sequence uses
-    "train_x": 3,
+    "train_task": 2,    # 2-4: the numpy training batches of earlier versions (retired:
+    "train_x": 3,       # kept so that no new purpose reuses their codes)
     "train_noise": 4,
     "eval_task": 5,     # evaluation sets: tasks, inputs, noise
     "eval_x": 6,
     "eval_noise": 7,
     "model_init": 8,
-    "interp_pair": 9,   # Fig 5's interpolation sets: which pool tasks each path joins,
-    "interp_x": 10,     # and the inputs and noise its sequences share along the path
-    "interp_noise": 11,
+    "train_batch": 9,   # one training batch, drawn on the training device (batches.py)
+    "interp_pair": 10,  # Fig 5's interpolation sets: which pool tasks each path joins,
+    "interp_x": 11,     # and the inputs and noise its sequences share along the path
+    "interp_noise": 12,
 }
 
 INF = math.inf
@@ -110,17 +112,6 @@ def eval_set(D: int, K: int, noise_var: float, n: int, seed: int, pool: np.ndarr
     xs, ys = sample_sequences(ws, K, noise_var, rng(seed, "eval_x", index),
                               rng(seed, "eval_noise", index), x_scale)
     return {"xs": xs, "ys": ys, "ws": ws, "task_idx": idx}
-
-
-def train_batch(step: int, batch_size: int, D: int, K: int, noise_var: float, seed: int,
-                pool: np.ndarray | None, task_scale: float = 1.0, x_scale: float = 1.0,
-                replicate: int = 0):
-    """The training batch of one step: a pure function of (seed, replicate, step), so a
-    resumed run sees exactly the batches an uninterrupted run would. `replicate` is the
-    run's training seed (the sweep axis `seed`): each gets its own batch stream."""
-    ws, _ = draw_tasks(batch_size, D, pool, rng(seed, "train_task", replicate, step), task_scale)
-    return sample_sequences(ws, K, noise_var, rng(seed, "train_x", replicate, step),
-                            rng(seed, "train_noise", replicate, step), x_scale)
 
 
 def model_init_seed(seed: int, replicate: int = 0) -> int:

@@ -1,16 +1,24 @@
 """Pretraining one transformer on one task pool: Adam(W) with the triangle schedule,
-batches keyed by (seed, step), rolling checkpoints, periodic evaluation.
+batches made on the device from (seed, step), rolling checkpoints, periodic evaluation.
 
-A run resumed from its rolling checkpoint ends with the same weights as an
-uninterrupted one: the data is a function of the step, and the checkpoint holds the
-model, the optimiser state and everything recorded so far.
+A run resumed from its rolling checkpoint ends with the same weights and records as an
+uninterrupted one: the data is a function of the step, the checkpoint holds the model
+and the optimiser state, and what the run records as it goes (the loss of every step,
+the predictions on the curve sequences at every evaluation) sits in append-only logs
+beside the checkpoint, which holds only their length and digest (runlog.py). So neither
+the checkpoint nor the memory grows with the number of steps.
+
+The loop never waits for the device within a step: losses stay on the device and are
+read (and checked for NaN and divergence) every `check_every` steps and before every
+checkpoint; evaluation runs on the device too.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import math
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,11 +28,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .batches import BatchStream
 from .checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
 from .model import ICLTransformer, ModelConfig, build_model
-from .tasks import model_init_seed, train_batch
+from .runlog import AppendLog, LogMismatch
+from .tasks import model_init_seed
 
 log = logging.getLogger("icl_diversity")
+
+# TrainConfig fields that change how a run executes, never what it computes: a
+# checkpoint made under other values is resumed.
+EXECUTION_KNOBS = ("checkpoint_every", "max_loss", "check_every")
+LOSS_ROWS = 10_000      # train_loss.csv has at most this many rows (means over equal windows)
 
 
 @dataclass
@@ -39,6 +54,8 @@ class TrainConfig:
     data_seed: int = 101
     model_seed: int = 100
     seed: int = 0           # the run's training seed (sweep axis): keys init and batches
+    curve_sequences: int | None = None  # per evaluation set, predicted at every evaluation (None: all)
+    check_every: int = 100  # steps between reads of the losses (each waits for the device)
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,123 +77,216 @@ def make_optimizer(model: ICLTransformer, tc: TrainConfig) -> torch.optim.Optimi
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, xs: np.ndarray, ys: np.ndarray, device="cpu",
-            batch: int = 2048) -> np.ndarray:
-    """Predictions (N, K) as float32 numpy, in batches."""
+def predict(model: torch.nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch: int = 2048) -> torch.Tensor:
+    """Predictions (N, K), float32, on the device the inputs are on, in batches."""
     was_training = model.training
     model.eval()
-    out = [model(torch.from_numpy(xs[i:i + batch]).to(device),
-                 torch.from_numpy(ys[i:i + batch]).to(device)).float().cpu()
-           for i in range(0, len(xs), batch)]
+    out = torch.cat([model(xs[i:i + batch], ys[i:i + batch]).float() for i in range(0, len(xs), batch)])
     model.train(was_training)
-    return torch.cat(out).numpy()
+    return out
+
+
+def predict_numpy(model: torch.nn.Module, xs: np.ndarray, ys: np.ndarray,
+                  batch: int = 2048) -> np.ndarray:
+    """predict() on numpy sequences (the model's device): (N, K) float32 numpy."""
+    device = next(model.parameters()).device
+    return predict(model, torch.from_numpy(np.ascontiguousarray(xs)).to(device),
+                   torch.from_numpy(np.ascontiguousarray(ys)).to(device), batch).cpu().numpy()
 
 
 def _fingerprint(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool) -> dict:
     """What a checkpoint must match to be resumed (anything else starts afresh)."""
     pool_hash = "none" if pool is None else hashlib.sha256(np.ascontiguousarray(pool).tobytes()).hexdigest()
-    # how often to checkpoint and when to give up do not change the result
-    train = {k: v for k, v in asdict(tc).items() if k not in ("checkpoint_every", "max_loss")}
+    train = {k: v for k, v in asdict(tc).items() if k not in EXECUTION_KNOBS}
     return {"model": model_cfg.to_dict(), "train": train,
             "problem": {k: problem[k] for k in sorted(problem)}, "pool_sha256": pool_hash}
 
 
-def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarray | None,
-          eval_sets: dict[str, dict], checkpoint_path=None, device: str = "cpu",
-          progress_file=None, compile: bool = False, bf16: bool = False, on_step=None) -> dict:
-    """Train one model. Returns the model, the evaluation steps, the predictions at each
-    evaluation step per evaluation set (E, N, K), and the per-step loss and lr.
+def curve_size(tc: TrainConfig, eval_sets: dict) -> int:
+    """How many sequences of each evaluation set (the first ones) are predicted at every
+    evaluation step. The sets are i.i.d. draws, so their first S are a random sample."""
+    n = min(len(data["xs"]) for data in eval_sets.values())
+    if tc.curve_sequences is None:
+        return n
+    if not 1 <= tc.curve_sequences <= n:
+        raise ValueError(f"curve_sequences = {tc.curve_sequences} must be between 1 and the "
+                         f"number of evaluation sequences ({n})")
+    return tc.curve_sequences
 
-    `on_step(step)` is called after every optimiser step (tests use it to simulate a kill).
-    """
-    fingerprint = _fingerprint(model_cfg, tc, problem, pool)
-    model = build_model(model_cfg, model_init_seed(tc.model_seed, tc.seed)).to(device)
-    opt = make_optimizer(model, tc)
-    state = {"step": 0, "eval_steps": [], "eval_preds": {k: [] for k in eval_sets},
-             "loss": [], "lr": []}
 
-    ckpt_path = Path(checkpoint_path) if checkpoint_path else None
+def log_paths(checkpoint_path) -> dict[str, Path]:
+    """The run's append-only logs, beside its rolling checkpoint."""
+    path = Path(checkpoint_path)
+    return {"evals": path.with_name(path.name + ".evals"), "loss": path.with_name(path.name + ".loss")}
+
+
+def _resume(ckpt_path, fingerprint, model, opt, logs) -> int:
+    """Load the rolling checkpoint and continue its logs when they match this run;
+    returns the step to start from (0: a fresh start, with empty logs)."""
     ckpt = None
-    if ckpt_path and ckpt_path.exists():
+    if ckpt_path is not None and ckpt_path.exists():
         try:
-            ckpt = load_checkpoint(ckpt_path, map_location=device)
+            ckpt = load_checkpoint(ckpt_path, map_location=next(model.parameters()).device)
         except CorruptCheckpoint as e:
             # set aside (not deleted: it may be wanted for a post-mortem); start afresh
             aside = ckpt_path.with_name(ckpt_path.name + ".corrupt")
             os.replace(ckpt_path, aside)
             log.warning("%s; moved it to %s and training restarts from step 0", e, aside)
-    if ckpt is not None:
-        if ckpt.get("fingerprint") == fingerprint:
+    if ckpt is not None and ckpt.get("fingerprint") != fingerprint:
+        log.warning("ignoring checkpoint %s: it was made with a different config", ckpt_path)
+    elif ckpt is not None:
+        try:
+            for name, run_log in logs.items():
+                run_log.resume(ckpt["state"]["logs"][name])
+        except LogMismatch as e:
+            log.warning("%s; training restarts from step 0", e)
+        else:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
-            state = ckpt["state"]
             torch.set_rng_state(ckpt["torch_rng"])
-            log.info("resumed from %s at step %d", ckpt_path, state["step"])
-        else:
-            log.warning("ignoring checkpoint %s: it was made with a different config", ckpt_path)
+            log.info("resumed from %s at step %d", ckpt_path, ckpt["state"]["step"])
+            return ckpt["state"]["step"]
+    for run_log in logs.values():
+        run_log.start()
+    return 0
 
-    def checkpoint():
-        if ckpt_path:
-            save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                "torch_rng": torch.get_rng_state(), "fingerprint": fingerprint,
-                "model_config": model_cfg.to_dict()})
 
-    def evaluate():
-        state["eval_steps"].append(state["step"])
-        for name, data in eval_sets.items():
-            preds = predict(model, data["xs"], data["ys"], device)
-            state["eval_preds"][name].append(torch.from_numpy(preds))
-        ys = eval_sets[next(iter(eval_sets))]["ys"]
-        last = state["eval_preds"][next(iter(eval_sets))][-1].numpy()
-        return float(np.mean((last - ys) ** 2) / problem["D"])
+def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarray | None,
+          eval_sets: dict[str, dict], checkpoint_path=None, device: str = "cpu",
+          progress_file=None, compile: bool = False, bf16: bool = False, on_step=None) -> dict:
+    """Train one model. Returns the model, the evaluation steps (E,), the predictions
+    on the curve sequences at each of them per evaluation set (E, S, K), the final
+    predictions on every sequence (N, K), and the loss of every step.
 
+    `on_step(step)` is called after every optimiser step (tests use it to simulate a kill).
+    """
+    fingerprint = _fingerprint(model_cfg, tc, problem, pool)
+    n_curve, K = curve_size(tc, eval_sets), problem["K"]
+    model = build_model(model_cfg, model_init_seed(tc.model_seed, tc.seed)).to(device)
+    opt = make_optimizer(model, tc)
+    sets = {name: {k: torch.as_tensor(data[k], device=device) for k in ("xs", "ys")}
+            for name, data in eval_sets.items()}
+    with contextlib.ExitStack() as stack:
+        if checkpoint_path:
+            ckpt_path = Path(checkpoint_path)
+            paths = log_paths(ckpt_path)
+        else:   # nothing to resume: the logs live in a folder removed at the end
+            ckpt_path, paths = None, log_paths(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "run")
+        logs = {"evals": AppendLog(paths["evals"], [("step", "<i8")] + [(name, "<f4", (n_curve, K)) for name in sets]),
+                "loss": AppendLog(paths["loss"], "<f4")}
+        for run_log in logs.values():
+            stack.callback(run_log.close)
+        step = _resume(ckpt_path, fingerprint, model, opt, logs)
+        final = _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fingerprint,
+                      ckpt_path, progress_file, compile, bf16, on_step)
+        evals = logs["evals"].read()
+        return {"model": model, "eval_steps": evals["step"],
+                "curve_preds": {name: evals[name] for name in sets},
+                "final_preds": {name: preds.cpu().numpy() for name, preds in final.items()},
+                "loss": logs["loss"].read(), "fingerprint": fingerprint}
+
+
+def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fingerprint,
+          ckpt_path, progress_file, compile, bf16, on_step) -> dict:
+    """The training loop from `step` to the end; returns the final predictions on
+    every evaluation sequence (device tensors)."""
+    D = problem["D"]
+    batches = BatchStream(tc.batch_size, D, problem["K"], problem["noise_var"], tc.data_seed, pool,
+                          problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed, device)
     step_fn = torch.compile(model) if compile else model
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and device.startswith("cuda"))
-    D, K = problem["D"], problem["K"]
-    bar = tqdm(total=tc.steps, initial=state["step"], file=progress_file, ascii=True,
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and str(device).startswith("cuda"))
+    bar = tqdm(total=tc.steps, initial=step, file=progress_file, ascii=True,
                mininterval=5.0 if progress_file is not None else 0.5, desc="train",
                disable=progress_file is False)
-    eval_loss, t0 = float("nan"), time.perf_counter()
+    postfix = {}            # the bar's: the last window's mean loss, the last evaluation's loss
+
+    def checkpoint():
+        save_checkpoint(ckpt_path, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "state": {"step": step, "logs": {name: run_log.state() for name, run_log in logs.items()}},
+            "torch_rng": torch.get_rng_state(), "fingerprint": fingerprint,
+            "model_config": model.cfg.to_dict()})
+
+    def evaluate(full=False):
+        """Predict, and log the curve sequences' predictions; returns all predictions made."""
+        preds = {name: predict(model, s["xs"] if full else s["xs"][:n_curve],
+                               s["ys"] if full else s["ys"][:n_curve]) for name, s in sets.items()}
+        record = np.zeros(1, logs["evals"].dtype)
+        record["step"] = step
+        for name, p in preds.items():
+            record[name] = p[:n_curve].cpu().numpy()
+        logs["evals"].append(record)
+        name = next(iter(sets))
+        eval_ld = float(((preds[name][:n_curve] - sets[name]["ys"][:n_curve]) ** 2).mean()) / D
+        postfix["eval_LD"] = f"{eval_ld:.4f}"
+        bar.set_postfix(postfix, refresh=False)
+        return preds
+
+    losses = torch.zeros(min(tc.check_every, tc.steps), device=device)   # this window's, on the device
+    window_start, t0 = step, time.perf_counter()
+
+    def read_losses():
+        """The one wait for the device per window: log the window's losses, stop on a
+        NaN or a loss above max_loss."""
+        values = losses[:step - window_start].cpu().numpy()
+        bad = ~np.isfinite(values) | (values > tc.max_loss)
+        if bad.any():
+            at = int(np.argmax(bad))
+            bar.close()
+            raise TrainingDiverged(f"training diverged at step {window_start + at}: loss "
+                                   f"{values[at]} (limit {tc.max_loss}); lower train.lr or check the data")
+        logs["loss"].append(values)
+        postfix["loss"] = f"{values.mean():.4f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(len(values))
+
     model.train()
-    while state["step"] < tc.steps:
-        step = state["step"]
-        if step % tc.eval_every == 0 and (not state["eval_steps"] or state["eval_steps"][-1] != step):
-            eval_loss = evaluate()
+    while step < tc.steps:
+        if step % tc.eval_every == 0:
+            evaluate()
         lr = triangle_lr(step, tc.steps, tc.lr)
         for group in opt.param_groups:
             group["lr"] = lr
-        xs, ys = train_batch(step, tc.batch_size, D, K, problem["noise_var"], tc.data_seed, pool,
-                             problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed)
-        xs, ys = torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
+        xs, ys = batches(step)
         with autocast:
             loss = F.mse_loss(step_fn(xs, ys).float(), ys)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value) or loss_value > tc.max_loss:
-            bar.close()
-            raise TrainingDiverged(f"training diverged at step {step}: loss {loss_value} "
-                                   f"(limit {tc.max_loss}); lower train.lr or check the data")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        state["loss"].append(loss_value)
-        state["lr"].append(lr)
-        state["step"] = step + 1
-        bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", eval_LD=f"{eval_loss:.4f}",
-                        refresh=False)
-        bar.update(1)
-        if state["step"] % tc.checkpoint_every == 0 and state["step"] < tc.steps:
+        losses[step - window_start] = loss.detach()
+        step += 1
+        due = step % tc.checkpoint_every == 0 and step < tc.steps and ckpt_path is not None
+        if due or step == tc.steps or step - window_start == tc.check_every:
+            read_losses()
+            window_start = step
+        if due:
             checkpoint()
         if on_step is not None:
-            on_step(state["step"])
-    if not state["eval_steps"] or state["eval_steps"][-1] != tc.steps:
-        evaluate()
+            on_step(step)
+    final = evaluate(full=True)
     bar.close()
     log.info("finished at step %d (%.1fs in this session)", tc.steps, time.perf_counter() - t0)
-    return {"model": model, "eval_steps": np.array(state["eval_steps"]),
-            "eval_preds": {k: torch.stack(v).numpy() for k, v in state["eval_preds"].items()},
-            "loss": np.array(state["loss"]), "lr": np.array(state["lr"]),
-            "fingerprint": fingerprint}
+    return final
+
+
+def stored_predictions(result: dict) -> dict[str, np.ndarray]:
+    """predictions.npz of a run: `steps` (E,), `{set}_curve` (E, S, K) and `{set}` (N, K)."""
+    return {"steps": result["eval_steps"],
+            **{f"{name}_curve": preds for name, preds in result["curve_preds"].items()},
+            **result["final_preds"]}
+
+
+def loss_table(loss: np.ndarray, peak_lr: float, max_rows: int = LOSS_ROWS) -> dict[str, np.ndarray]:
+    """train_loss.csv's columns: the loss averaged over windows of w consecutive steps
+    (w = 1, every step, for runs of at most `max_rows` steps), the step ending each
+    window (1-based) and the learning rate of that step."""
+    steps = len(loss)
+    width = -(-steps // max_rows)
+    starts = np.arange(0, steps, width)
+    ends = np.append(starts[1:], steps)
+    sums = np.add.reduceat(np.asarray(loss, dtype=np.float64), starts)
+    return {"step": ends, "loss": sums / (ends - starts),
+            "lr": np.array([triangle_lr(e - 1, steps, peak_lr) for e in ends])}
 
 
 def final_checkpoint(model: ICLTransformer, fingerprint: dict) -> dict:
@@ -186,13 +296,14 @@ def final_checkpoint(model: ICLTransformer, fingerprint: dict) -> dict:
 
 
 def remove_checkpoint(path, root=None) -> None:
-    """Remove a finished run's rolling checkpoint, and the folders above it up to (not
-    including) `root` that it leaves empty."""
+    """Remove a finished run's rolling checkpoint and its logs, and the folders above
+    it up to (not including) `root` that it leaves empty."""
     if not path:
         return
     path = Path(path)
-    if path.exists():
-        os.remove(path)
+    for leftover in (path, *log_paths(path).values()):
+        if leftover.exists():
+            os.remove(leftover)
     if root is None:
         return
     root = Path(root).resolve()

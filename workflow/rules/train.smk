@@ -2,7 +2,7 @@ import shutil
 
 TRAIN = config["train"]
 # What defines a trained model's numbers. The other train keys (threads, device, compile,
-# checkpoint_every, max_loss) are execution knobs: the script reads them from the config,
+# checkpoint_every, check_every, max_loss) are execution knobs: the script reads them from the config,
 # so changing one never reruns a finished run (and the rolling checkpoint stays valid).
 TRAIN_RESULT_KEYS = ("lr", "eval_every", "bf16")
 # A training job holds one GPU when CUDA may be used; `--resources gpu=N` caps how
@@ -12,7 +12,8 @@ USE_GPU = TRAIN["device"] == "cuda" or (TRAIN["device"] == "auto" and shutil.whi
 
 rule train:
     """Pretrain one transformer on the pool of M (M = inf: a fresh task per sequence),
-    evaluating it on both evaluation sets every `eval_every` steps."""
+    predicting the first `eval.curve_sequences` sequences of both evaluation sets every
+    `eval_every` steps, and every sequence at the end."""
     output:
         model=f"{RUN_DIR}/model.pt",
         predictions=f"{RUN_DIR}/predictions.npz",
@@ -27,6 +28,7 @@ rule train:
         run=setting_params,
         train={k: TRAIN[k] for k in TRAIN_RESULT_KEYS},
         seeds=config["seeds"],
+        curve_sequences=config["eval"]["curve_sequences"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
         checkpoint=f"{OUT}/checkpoints/{{setting}}/seed{{seed}}/M{{M}}.pt",
         checkpoint_root=f"{OUT}/checkpoints",

@@ -8,7 +8,7 @@ from icl_diversity.metrics import estimator_rows, to_frame
 from icl_diversity.model import load_pretrained
 from icl_diversity.tables import read_table
 from icl_diversity.tasks import check_eval_set, check_pool
-from icl_diversity.train import predict
+from icl_diversity.train import predict_numpy
 
 log = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -25,7 +25,7 @@ preds = {"Ridge": ridge_predict(data["xs"], data["ys"], pb["noise_var"], pb["tas
 runs = []    # (setting, seed, stuck, predictions), in the order of the declared inputs
 for (setting, seed), model, metrics in zip(p.runs, snakemake.input.models, snakemake.input.metrics):
     stuck = bool(read_table(metrics, "pt_metrics", pb["K"])["stuck"].iloc[0])
-    runs.append((setting, seed, stuck, predict(load_pretrained(model), data["xs"], data["ys"])))
+    runs.append((setting, seed, stuck, predict_numpy(load_pretrained(model), data["xs"], data["ys"])))
 
 rows = []
 for a in np.unique(data["a"]):

@@ -5,7 +5,8 @@ from icl_diversity.checkpoint import save_checkpoint
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.model import ModelConfig
 from icl_diversity.tasks import check_eval_set, check_pool
-from icl_diversity.train import TrainConfig, final_checkpoint, remove_checkpoint, train
+from icl_diversity.train import (TrainConfig, final_checkpoint, loss_table, remove_checkpoint,
+                                 stored_predictions, train)
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
@@ -32,16 +33,15 @@ model_cfg = ModelConfig(n_dims=pb["D"], n_points=pb["K"], **run["model"])
 tc = TrainConfig(batch_size=run["batch_size"], steps=run["steps"], lr=tr["lr"],
                  weight_decay=run["weight_decay"], eval_every=tr["eval_every"],
                  checkpoint_every=tr["checkpoint_every"], max_loss=tr["max_loss"],
-                 data_seed=seeds["train"], model_seed=seeds["model"], seed=run["seed"])
+                 data_seed=seeds["train"], model_seed=seeds["model"], seed=run["seed"],
+                 curve_sequences=None if p.curve_sequences == "all" else p.curve_sequences, check_every=tr["check_every"])
 
 with open(snakemake.log[0], "a") as progress:
     result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
                    device=device, progress_file=progress, compile=tr["compile"], bf16=tr["bf16"])
 
-save_npz(snakemake.output.predictions, steps=result["eval_steps"],
-         **{name: preds for name, preds in result["eval_preds"].items()})
-write_csv(snakemake.output.train_log, pd.DataFrame(
-    {"step": range(1, len(result["loss"]) + 1), "loss": result["loss"], "lr": result["lr"]}))
+save_npz(snakemake.output.predictions, **stored_predictions(result))
+write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
 save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
 remove_checkpoint(p.checkpoint, root=p.checkpoint_root)   # the run is complete; model.pt holds the result
 log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)

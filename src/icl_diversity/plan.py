@@ -1,0 +1,210 @@
+"""What a config will cost, before anything runs: the training jobs, the compute per
+device type (from steps/s measured by benchmarks/measure_rates.py, in
+benchmarks/rates.csv), and the storage it will write.
+
+    python -m icl_diversity.plan                       # config.yaml
+    python -m icl_diversity.plan presets/paper.yaml
+
+Storage is computed from the formats the workflow writes (per run: the predictions at
+every evaluation step on eval.curve_sequences sequences and at the end on all, the
+model, the tables); CSV row widths are measured by formatting rows of this config.
+Compute counts training only (forward, backward, Adam at the measured rate); the
+baselines, evaluation and figures come on top (minutes at the paper's scale).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from . import config as cfg
+from .tasks import M_label
+from .train import LOSS_ROWS
+
+ROOT = Path(__file__).resolve().parents[2]
+RATES = ROOT / "benchmarks" / "rates.csv"
+F32, F64, I64 = 4, 8, 8
+
+
+def load_config(path) -> dict:
+    """The config as the workflow sees it: schema defaults filled in, checks run."""
+    from snakemake.utils import validate
+    config = yaml.safe_load(Path(path).read_text())
+    validate(config, str(cfg.SCHEMA))
+    cfg.check(config)
+    return config
+
+
+def n_params(model: dict, D: int, K: int) -> int:
+    """Parameters of the transformer (model.py): read-in, positions, blocks, final
+    LayerNorm, read-out."""
+    E, L = model["n_embd"], model["n_layer"]
+    block = 2 * 2 * E + (E * 3 * E + 3 * E) + (E * E + E) + (E * 4 * E + 4 * E) + (4 * E * E + E)
+    return (D + 1) * E + 2 * K * E + L * block + 2 * E + E
+
+
+def n_evaluations(steps: int, eval_every: int) -> int:
+    """Steps 0, eval_every, ... below `steps`, and the last step."""
+    return math.ceil(steps / eval_every) + 1
+
+
+def csv_row_bytes(config: dict, setting) -> dict[str, float]:
+    """Bytes per row of curve.csv / metrics.csv and of train_loss.csv, measured by
+    formatting rows of this config's shape (random values, the real step numbers)."""
+    import pandas as pd
+    from .metrics import run_tables
+    from .train import loss_table
+    rng = np.random.default_rng(0)
+    K, D, S = config["problem"]["K"], config["problem"]["D"], 8
+    sets = {n: {"xs": rng.standard_normal((S, K, D)), "ys": rng.standard_normal((S, K)),
+                "ws": rng.standard_normal((S, D))} for n in ("true", "pretrain")}
+    base = {f"{n}_{e}": rng.standard_normal((S, K)) for n in sets for e in ("Ridge", "dMMSE")}
+    pt = {"steps": np.array([0, setting.steps]),
+          **{f"{n}_curve": rng.standard_normal((2, S, K)) for n in sets},
+          **{n: rng.standard_normal((S, K)) for n in sets}}
+    _, final, _ = run_tables(pt, sets, base, D, 0.5, M=float(2 ** 10), setting=setting.name, seed=0,
+                             **setting.__dict__)
+    loss = pd.DataFrame(loss_table(rng.random(setting.steps).astype(np.float32), config["train"]["lr"]))
+    return {"metrics": len(final.to_csv(index=False)) / len(final),
+            "loss": len(loss.to_csv(index=False)) / len(loss)}
+
+
+def run_storage(config: dict, setting, finite_M: bool, rows: dict) -> dict[str, float]:
+    """Bytes one training run writes (outputs), and its transient peak (the rolling
+    checkpoint with its logs, removed when the run completes)."""
+    pb, ev = config["problem"], config["eval"]
+    K, N = pb["K"], ev["n_sequences"]
+    S = N if ev.get("curve_sequences", "all") == "all" else ev["curve_sequences"]
+    E = n_evaluations(setting.steps, config["train"]["eval_every"])
+    P = n_params(config["models"][setting.model], pb["D"], K)
+    metrics_per_set = 4 if finite_M else 3        # losses (noisy, clean), Delta to Ridge (and dMMSE)
+    return {
+        "predictions.npz": E * I64 + 2 * E * S * K * F32 + 2 * N * K * F32,
+        "model.pt": P * F32 + 8_000,                  # + the archive's records and the config
+        "curve.csv": E * 2 * metrics_per_set * rows["metrics"],
+        "metrics.csv": 2 * metrics_per_set * (K + 1) * rows["metrics"],
+        "train_loss.csv": math.ceil(setting.steps / math.ceil(setting.steps / LOSS_ROWS)) * rows["loss"],
+        "sequence_deltas.npz": N * F64,
+        "transient checkpoint + logs": 3 * P * F32 + E * (I64 + 2 * S * K * F32) + setting.steps * F32,
+    }
+
+
+def shared_storage(config: dict) -> float:
+    """Pools, evaluation sets and baselines (shared by every run of a given M)."""
+    pb, N = config["problem"], config["eval"]["n_sequences"]
+    K, D = pb["K"], pb["D"]
+    finite = [int(M) for M in config["M"] if M_label(M) != "inf"]
+    eval_set = N * (K * D + K + D) * F32 + N * I64
+    baselines = sum(2 * (2 if M_label(M) != "inf" else 1) * N * K * F64 for M in config["M"])
+    return sum(M * D * F32 for M in finite) + (1 + len(finite)) * eval_set + baselines
+
+
+@dataclass
+class Rate:
+    steps_per_s: float
+    note: str        # "" measured as is; else how it was derived
+
+
+def load_rates(path=RATES):
+    import pandas as pd
+    return pd.read_csv(path) if Path(path).exists() else pd.DataFrame(
+        columns=["device", "model", "batch", "steps_per_s", "threads", "measured_on", "date"])
+
+
+def rate_for(rates, device: str, model: dict, batch: int) -> Rate | None:
+    """The measured rate of (device, model, batch); else the nearest measured batch of
+    the model, scaled by batch size (time per step taken proportional to the batch);
+    None when the model was never measured on the device."""
+    key = f"{model['n_layer']}/{model['n_embd']}/{model['n_head']}"
+    rows = rates[(rates["device"] == device) & (rates["model"] == key)]
+    if rows.empty:
+        return None
+    exact = rows[rows["batch"] == batch]
+    if len(exact):
+        return Rate(float(exact["steps_per_s"].iloc[0]), "")
+    near = rows.iloc[int(np.argmin(np.abs(np.log(rows["batch"].to_numpy() / batch))))]
+    return Rate(float(near["steps_per_s"]) * near["batch"] / batch, f"scaled from batch {near['batch']}")
+
+
+def shown(path) -> str:
+    """A path relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if ROOT in path.parents else str(path)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def human_hours(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+def plan(config: dict, rates, rates_path=RATES) -> str:
+    runs = cfg.all_runs(config)
+    settings = {s.name: s for s in cfg.all_settings(config)}
+    devices = sorted(set(rates["device"]) | {"cpu", "cuda"})
+    lines = [f"{len(runs)} training jobs ({len(settings)} settings x seeds x {len(config['M'])} values of M)", ""]
+    header = f"{'setting':28s} {'jobs':>5s}  " + "  ".join(f"{d + ' per job':>16s}" for d in devices)
+    lines += ["compute (training steps at the measured steps/s; one job at a time per device):", header]
+    totals = dict.fromkeys(devices, 0.0)
+    unmeasured = set()
+    for name, s in settings.items():
+        jobs = sum(1 for r in runs if r[0] == name)
+        cells = []
+        for d in devices:
+            r = rate_for(rates, d, config["models"][s.model], s.batch_size)
+            if r is None:
+                cells.append(f"{'unmeasured':>16s}")
+                unmeasured.add(d)
+                continue
+            totals[d] += jobs * s.steps / r.steps_per_s
+            cells.append(f"{human_hours(s.steps / r.steps_per_s) + ('~' if r.note else ''):>16s}")
+        lines.append(f"{name:28s} {jobs:5d}  " + "  ".join(cells))
+    lines.append(f"{'total (job time)':28s} {len(runs):5d}  " + "  ".join(
+        f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices))
+    lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)",
+              f"  rates: {shown(rates_path)} (" + "; ".join(
+                  f"{d}: {', '.join(sorted(set(rates[rates['device'] == d]['measured_on'])))}"
+                  for d in sorted(set(rates["device"]))) + ")", ""]
+
+    finite = {M_label(M): M_label(M) != "inf" for M in config["M"]}
+    total, transient = 0.0, 0.0
+    lines.append("storage (outputs per run, by setting):")
+    for name, s in settings.items():
+        rows = csv_row_bytes(config, s)
+        jobs_by_M = [(finite[m], sum(1 for r in runs if r[0] == name and r[2] == m)) for m in finite]
+        per = {is_finite: run_storage(config, s, is_finite, rows) for is_finite in (True, False)}
+        big = per[True]
+        outputs = sum(v for k, v in big.items() if not k.startswith("transient"))
+        total += sum(n * sum(v for k, v in per[f].items() if not k.startswith("transient")) for f, n in jobs_by_M)
+        transient = max(transient, big["transient checkpoint + logs"])
+        detail = ", ".join(f"{k} {human_bytes(v)}" for k, v in big.items() if not k.startswith("transient"))
+        lines.append(f"  {name}: {human_bytes(outputs)} per run ({detail})")
+    shared = shared_storage(config)
+    lines += [f"  pools, evaluation sets, baselines: {human_bytes(shared)}",
+              f"  total written: {human_bytes(total + shared)} (+ figures and logs, a few MB); "
+              f"a running job also holds up to {human_bytes(transient)} of rolling checkpoint and logs"]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m icl_diversity.plan", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config", nargs="?", default=str(ROOT / "config.yaml"))
+    ap.add_argument("--rates", default=str(RATES), help="measured steps/s (benchmarks/measure_rates.py)")
+    args = ap.parse_args(argv)
+    print(f"plan for {args.config}")
+    print(plan(load_config(args.config), load_rates(args.rates), args.rates))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

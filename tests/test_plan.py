@@ -1,0 +1,59 @@
+"""The plan: job counts, rates and storage against what the workflow really writes."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from icl_diversity import config as cfg
+from icl_diversity import plan
+from icl_diversity.model import ICLTransformer, ModelConfig
+
+RATES = pd.DataFrame([
+    dict(device="cpu", model="4/32/2", batch=64, steps_per_s=20.0, threads=1, measured_on="x", date="d"),
+    dict(device="cpu", model="4/32/2", batch=256, steps_per_s=6.0, threads=1, measured_on="x", date="d")])
+
+
+@pytest.mark.parametrize("model,D,K", [((1, 16, 2), 3, 8), ((8, 128, 2), 8, 16), ((12, 256, 4), 8, 16)])
+def test_parameter_count_is_the_models(model, D, K):
+    real = sum(p.numel() for p in ICLTransformer(ModelConfig(D, K, *model)).parameters())
+    assert plan.n_params(dict(n_layer=model[0], n_embd=model[1], n_head=model[2]), D, K) == real
+
+
+def test_rates_exact_scaled_by_batch_or_missing():
+    tiny = dict(n_layer=4, n_embd=32, n_head=2)
+    assert plan.rate_for(RATES, "cpu", tiny, 64) == plan.Rate(20.0, "")
+    scaled = plan.rate_for(RATES, "cpu", tiny, 128)          # nearest in log batch: 64 (tie -> first)
+    assert scaled.steps_per_s == pytest.approx(10.0) and "batch 64" in scaled.note
+    assert plan.rate_for(RATES, "cpu", tiny, 1024).steps_per_s == pytest.approx(1.5)
+    assert plan.rate_for(RATES, "cuda", tiny, 64) is None
+    assert plan.rate_for(RATES, "cpu", dict(n_layer=8, n_embd=128, n_head=2), 64) is None
+
+
+def test_plan_of_the_default_counts_jobs_and_time():
+    config = plan.load_config(ROOT / "config.yaml")
+    text = plan.plan(config, RATES)
+    assert text.startswith(f"{len(cfg.all_runs(config))} training jobs")
+    # 8 runs at 6000 steps / 20 steps/s and 8 at 6000 / (20 * 64 / 128)
+    assert "total (job time)" in text and f"{(8 * 300 + 8 * 600) / 3600:.1f} h" in text
+    assert "unmeasured" in text                               # no cuda rates given
+
+
+def test_storage_estimate_matches_what_the_smoke_run_wrote(smoke_outdir):
+    config = plan.load_config(ROOT / "presets" / "smoke.yaml")
+    for setting in cfg.all_settings(config):
+        rows = plan.csv_row_bytes(config, setting)
+        for M, finite in (("16", True), ("inf", False)):
+            want = plan.run_storage(config, setting, finite, rows)
+            run = smoke_outdir / "runs" / setting.name / "seed0" / f"M{M}"
+            for name in ("predictions.npz", "curve.csv", "metrics.csv", "train_loss.csv"):
+                real = (run / name).stat().st_size
+                assert want[name] == pytest.approx(real, rel=0.15, abs=600), (setting.name, M, name)
+
+
+def test_the_command_runs_on_the_paper_preset():
+    out = subprocess.run([sys.executable, "-m", "icl_diversity.plan", "presets/paper.yaml"], cwd=ROOT,
+                         capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}).stdout
+    assert "126 training jobs" in out and "total written" in out
