@@ -82,8 +82,9 @@ def test_runs_are_the_union_of_each_settings_seeds():
     conf = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
     runs = cfg.all_runs(conf)
     assert len(runs) == len(set(runs)) == 5 * len(conf["M"])
-    assert {seed for s, seed, M in runs if s == "nano-b8-s60-wd0"} == {0, 1}   # in both groups
-    assert {seed for s, seed, M in runs if s == "nano-b8-s120-wd0"} == {0}
+    assert {seed for _, s, seed, M in runs if s == "nano-b8-s60-wd0"} == {0, 1}   # in both groups
+    assert {seed for _, s, seed, M in runs if s == "nano-b8-s120-wd0"} == {0}
+    assert {p for p, _, _, _ in runs} == {"D3-K8-noise0.25"}     # one problem: the main one
     assert cfg.sweep_seeds(conf, "steps") == [0]       # the schema's default
 
 

@@ -153,8 +153,8 @@ def test_infinite_M_draws_fresh_tasks(monkeypatch):
     from icl_diversity import tasks
     drawn, original = {}, tasks.draw_tasks
 
-    def recording_draw(n, D, pool, task_rng, task_scale=1.0):
-        ws, idx = original(n, D, pool, task_rng, task_scale)
+    def recording_draw(n, D, pool, task_rng, task_scale=1.0, prior="gaussian"):
+        ws, idx = original(n, D, pool, task_rng, task_scale, prior)
         drawn.setdefault(pool is None, []).append(ws)
         return ws, idx
     monkeypatch.setattr(tasks, "draw_tasks", recording_draw)
@@ -169,3 +169,23 @@ def test_infinite_M_draws_fresh_tasks(monkeypatch):
     drawn.clear()
     train(MODEL, tc, PROBLEM, POOL, EVAL, progress_file=False)
     assert len(np.unique(np.concatenate(drawn[False]), axis=0)) <= 4
+
+
+def test_infinite_M_under_the_laplace_prior_trains_on_laplace_tasks(monkeypatch):
+    """The problem's prior reaches M = inf training: the fresh tasks have Laplace tails."""
+    import icl_diversity.train as train_module
+    from scipy import stats
+    from icl_diversity import tasks
+    drawn, original = [], tasks.draw_tasks
+
+    def recording_draw(n, D, pool, task_rng, task_scale=1.0, prior="gaussian"):
+        ws, idx = original(n, D, pool, task_rng, task_scale, prior)
+        drawn.append((prior, ws))
+        return ws, idx
+    monkeypatch.setattr(tasks, "draw_tasks", recording_draw)
+    monkeypatch.setattr(train_module, "train_batch", tasks.train_batch)
+    tc = TrainConfig(batch_size=256, steps=8, lr=3e-3, eval_every=4, checkpoint_every=4)
+    train(MODEL, tc, dict(PROBLEM, prior="laplace"), None, EVAL, progress_file=False)
+    assert {prior for prior, _ in drawn} == {"laplace"}
+    ws = np.concatenate([w for _, w in drawn]).ravel()     # 8 * 256 * 3 entries
+    assert abs(ws.var() - 1.0) < 0.1 and stats.kurtosis(ws) > 2.0     # Gaussian: 0

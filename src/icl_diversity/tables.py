@@ -19,6 +19,9 @@ SPECS = {   # kind -> (columns it must have, columns that identify a row but pos
     "pt_curves": (COLUMNS + RUN_COLUMNS, METRIC_KEY + ["setting", "seed", "step"]),
     "thresholds": (THRESHOLD_COLUMNS, ["group", "model", "batch_size", "steps", "weight_decay", "seed"]),
 }
+# Tables that hold several problems (sweep groups over D or the task prior) say which
+# row belongs to which in a `problem` column, part of the row key when present.
+OPTIONAL_KEY = ["problem"]
 NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "escape_step",
            "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds"]
 REQUIRED = ["estimator", "M", "eval_set", "metric", "target", "position", "value", "setting",
@@ -29,11 +32,13 @@ class TableError(ValueError):
     """A table that does not hold what its writer promises."""
 
 
-def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
+def read_table(path, kind: str, K: int | dict | None = None, problem: str | None = None) -> pd.DataFrame:
     """Read one of the workflow's tables and check it: its columns, that numeric columns
     hold numbers and required ones are filled, no duplicate rows and, for the metric
-    tables when K is given, positions 0..K for every row key. Raises TableError naming
-    the file and what is wrong."""
+    tables when K is given, positions 0..K for every row key (K may map each problem
+    of the `problem` column to its own K). With `problem`, only that problem's rows are
+    returned (and checked against K). Raises TableError naming the file and what is
+    wrong."""
     path = Path(path)
     columns, key = SPECS[kind]
     if not path.exists():
@@ -63,22 +68,39 @@ def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
         if not table["stuck"].isin([True, False]).all():
             raise TableError(f"{path}: column stuck must be True or False")
         table["stuck"] = table["stuck"].astype(bool)
+    key = key + [c for c in OPTIONAL_KEY if c in table.columns]
     full_key = key + (["position"] if "position" in columns else [])
     dup = table.duplicated(full_key)
     if dup.any():
         raise TableError(f"{path}: duplicate rows, e.g. line {int(np.flatnonzero(dup)[0]) + 2}")
+    if problem is not None:
+        if "problem" not in table.columns or not (table["problem"] == problem).any():
+            raise TableError(f"{path}: no rows of problem {problem!r}")
+        table = table[table["problem"] == problem].reset_index(drop=True)
     if K is not None and "position" in columns:
         positions = table.groupby(key, dropna=False)["position"].agg(lambda p: sorted(p))
-        incomplete = positions[positions.map(lambda p: p != list(range(K + 1)))]
-        if len(incomplete):
-            raise TableError(f"{path}: {len(incomplete)} row group(s) lack some of positions "
-                             f"0..{K}, e.g. {dict(zip(key, incomplete.index[0]))}")
+
+        def expected(index):
+            if not isinstance(K, dict):
+                return K
+            problem = dict(zip(key, index)).get("problem")
+            if problem not in K:
+                raise TableError(f"{path}: rows of problem {problem!r}, which is none of {sorted(K)}")
+            return K[problem]
+        wrong = [i for i, p in positions.items() if p != list(range(expected(i) + 1))]
+        if wrong:
+            raise TableError(f"{path}: {len(wrong)} row group(s) lack some of positions "
+                             f"0..{expected(wrong[0])}, e.g. {dict(zip(key, wrong[0]))}")
     return table
 
 
-def concat_tables(paths, kind: str, K: int | None = None) -> pd.DataFrame:
-    """The checked union of per-run or per-M tables."""
-    frames = [read_table(p, kind, K) for p in paths]
+def concat_tables(paths, kind: str, K: int | list | None = None, problems: list | None = None) -> pd.DataFrame:
+    """The checked union of per-run or per-M tables. K is one for all files or one per
+    file; `problems` (one name per file) fills a `problem` column."""
+    Ks = K if isinstance(K, list) else [K] * len(paths)
+    frames = [read_table(p, kind, k) for p, k in zip(paths, Ks, strict=True)]
+    if problems is not None:
+        frames = [f.assign(problem=name) for f, name in zip(frames, problems, strict=True)]
     table = pd.concat(frames, ignore_index=True)
     if len(table) != sum(map(len, frames)):
         raise TableError(f"{kind}: concatenation lost rows")

@@ -147,7 +147,8 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarr
         for group in opt.param_groups:
             group["lr"] = lr
         xs, ys = train_batch(step, tc.batch_size, D, K, problem["noise_var"], tc.data_seed, pool,
-                             problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed)
+                             problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed,
+                             problem.get("prior", "gaussian"))
         xs, ys = torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
         with autocast:
             loss = F.mse_loss(step_fn(xs, ys).float(), ys)

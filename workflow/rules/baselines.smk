@@ -1,23 +1,23 @@
 rule baselines:
     """Ridge and dMMSE on both evaluation sets of one M: predictions and metrics."""
     output:
-        predictions=f"{OUT}/baselines/M{{M}}/predictions.npz",
-        metrics=f"{OUT}/baselines/M{{M}}/metrics.csv",
+        predictions="{pdir}/baselines/M{M}/predictions.npz",
+        metrics="{pdir}/baselines/M{M}/metrics.csv",
     input:
         pool=pool_input,
-        true=f"{OUT}/eval/true.npz",
+        true="{pdir}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("baselines.py"),
     params:
-        problem=PROBLEM,
+        problem=problem_params,
         n=config["eval"]["n_sequences"],
         chunk=config["eval"]["dmmse_chunk"],
         backend=config["eval"]["dmmse_backend"],
     threads: 2
     log:
-        f"{OUT}/logs/baselines/M{{M}}.log",
+        "{pdir}/logs/baselines/M{M}.log",
     benchmark:
-        f"{OUT}/benchmarks/baselines/M{{M}}.tsv"
+        "{pdir}/benchmarks/baselines/M{M}.tsv"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -25,15 +25,16 @@ rule baselines:
 
 
 rule baseline_table:
-    """All baseline metrics in one tidy table."""
+    """All baseline metrics in one tidy table, with the problem of each row."""
     output:
         f"{OUT}/tables/baselines.csv",
     input:
-        tables=expand(f"{OUT}/baselines/M{{M}}/metrics.csv", M=M_LABELS),
+        tables=baseline_files("metrics.csv"),
         code=code("concat_tables.py"),
     params:
         kind="baselines",
-        K=PROBLEM["K"],
+        K=baseline_problems("K"),
+        problems=baseline_problems("name"),
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:
