@@ -36,8 +36,9 @@ class Problem:
 
     @property
     def name(self) -> str:
-        parts = [f"D{self.D}", f"K{self.K}", f"noise{self.noise_var:g}"]
-        parts += [f"{tag}{v:g}" for tag, v in (("wscale", self.task_scale), ("xscale", self.x_scale))
+        # 12 significant digits: two problems that differ get two names (and folders)
+        parts = [f"D{self.D}", f"K{self.K}", f"noise{self.noise_var:.12g}"]
+        parts += [f"{tag}{v:.12g}" for tag, v in (("wscale", self.task_scale), ("xscale", self.x_scale))
                   if v != 1]
         return "-".join(parts + ([self.prior] if self.prior != "gaussian" else []))
 

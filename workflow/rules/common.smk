@@ -109,3 +109,10 @@ def figure_outputs(name):
                    subcategory=name, labels={"figure": name, "format": "PNG"}),
         provenance=f"{OUT}/figures/{name}.json",
     )
+
+
+def capacity_params(axes):
+    """Fig 7: for each swept axis, its group's group_params and each model's spec."""
+    return {axis: dict(group_params(g), models={s.model: cfg.model_spec(config, s.model)
+                                                for s in cfg.sweep_settings(config, g)})
+            for axis, g in axes.items()}
