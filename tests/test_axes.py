@@ -311,3 +311,106 @@ def test_laplace_baselines_have_no_dmmse_at_inf(axes_run):
     lap = base[base["problem"] == "D3-K8-noise0.25-laplace"]
     assert set(lap["M"]) == {2.0, 16.0, np.inf}
     assert not len(lap[(lap["estimator"] == "dMMSE") & np.isinf(lap["M"])])
+
+
+# ---------------------------------------------------------------- what Figs 6 and 7 plot
+
+def _pt_rows(problem, setting, value, Ms=(2.0, 4.0, 8.0, np.inf), stuck=False):
+    return [dict(estimator="PT", M=M, eval_set=es, metric=metric, target=target, position=0,
+                 value=value, stderr=0.01, setting=setting, seed=0, step=10, gap_closed=1.0,
+                 escape_step=5.0, stuck=stuck, problem=problem)
+            for M in Ms for es in ("true", "pretrain")
+            for metric, target in (("loss_per_dim", "noisy"), ("delta_ridge", "-"))]
+
+
+def _threshold(group, problem, model, log2, lo, hi, status="found", weight_decay=0.0):
+    return dict(group=group, problem=problem, vary="batch_size", model=model, batch_size=np.nan,
+                steps=10, weight_decay=weight_decay, seed="all", log2_threshold=log2, ci_low=lo,
+                ci_high=hi, best_crossing=log2, status=status)
+
+
+def _errorbar_points(ax):
+    """(x, y) of each errorbar series' markers, by label."""
+    return {c.get_label(): (c.lines[0].get_xdata(), c.lines[0].get_ydata()) for c in ax.containers}
+
+
+def test_fig6_draws_the_threshold_of_each_D_with_its_interval():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.figures_axes import fig_dimension
+    problems = {"P4": {"D": 4, "K": 8, "noise_var": 0.125}, "P8": {"D": 8, "K": 16, "noise_var": 0.25}}
+    settings = ["nano-b8-s10-wd0", "nano-b16-s10-wd0"]
+    pt = pd.DataFrame([r for p, scale in (("P4", 1.0), ("P8", 2.0)) for s in settings
+                       for r in _pt_rows(p, s, scale * (0.1 if "b8" in s else 0.2))])
+    base = pd.DataFrame([dict(estimator="dMMSE", M=M, eval_set="true", metric="delta_ridge",
+                              target="-", position=0, value=v * M ** -0.5, stderr=0.0, problem=p)
+                         for p, v in (("P4", 0.3), ("P8", 0.6)) for M in (2.0, 4.0, 8.0)])
+    thr = pd.DataFrame([_threshold("dim", "P4", "nano", 2.0, 1.5, 2.5),
+                        _threshold("dim", "P8", "nano", 3.0, 2.6, 3.4)])
+    groups = {"dim": dict(group="dim", vary="batch_size", settings=settings, seeds=[0],
+                          problems=problems, M=["2", "4", "8", "inf"])}
+    fig = fig_dimension(pt, base, thr, groups)
+    by_title = {ax.get_title(): ax for ax in fig.axes}
+    assert {"D = 4, K = 8, $\\sigma^2$ = 0.125", "D = 8, K = 16, $\\sigma^2$ = 0.25"} <= set(by_title)
+    left = next(ax for ax in fig.axes if ax.get_xlabel() == "dimension D" and ax.containers)
+    (x, y), = _errorbar_points(left).values()
+    np.testing.assert_allclose(x, [2.0, 3.0])           # log2 D
+    np.testing.assert_allclose(y, [2.0, 3.0])           # the table's thresholds
+    guide = [line for line in left.lines if line.get_label() == r"$M^* \propto D$"]
+    np.testing.assert_allclose(guide[0].get_ydata(), [2.0, 3.0])   # slope 1 through D = 4
+    right = next(ax for ax in fig.axes if ax.get_xlabel() == "dimension D" and not ax.containers)
+    lines = {line.get_label(): line.get_ydata() for line in right.lines}
+    np.testing.assert_allclose(lines["PT, nano-b8-s10-wd0"], [0.1, 0.2])     # at M = 8
+    dmmse = next(v for k, v in lines.items() if "dMMSE" in k)
+    np.testing.assert_allclose(dmmse, [0.3 / 8 ** 0.5, 0.6 / 8 ** 0.5])
+    plt.close(fig)
+
+
+def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.figures_axes import fig_capacity
+    models = {"small": {"n_embd": 64, "n_head": 2, "n_layer": 4},
+              "small_w128": {"n_embd": 128, "n_head": 2, "n_layer": 4},
+              "base_w64": {"n_embd": 64, "n_head": 2, "n_layer": 8},
+              "base": {"n_embd": 128, "n_head": 2, "n_layer": 8}}
+    settings = [f"{m}-b{b}-s10-wd0" for m in models for b in (8, 16)]
+    pt = pd.DataFrame([r for i, s in enumerate(settings) for r in _pt_rows("P", s, 0.1 * (i + 1))])
+    thr = pd.DataFrame([_threshold("width", "P", "small", 5.0, 4.5, 5.5),
+                        _threshold("width", "P", "small_w128", 6.0, 5.5, 6.5),
+                        _threshold("width", "P", "base_w64", 7.0, 6.5, 7.5),
+                        _threshold("width", "P", "base", 7.2, 6.9, 7.4, status="not significant")])
+    axes = {"n_embd": dict(group="width", vary="batch_size", settings=settings, seeds=[0],
+                           problems={"P": {}}, M=["2", "4", "8", "inf"], models=models)}
+    fig = fig_capacity(pt, thr, axes)
+    top, bottom = fig.axes[0], fig.axes[1]
+    points = _errorbar_points(top)
+    np.testing.assert_allclose(points["small"][0], [0, 1])         # widths 64, 128
+    np.testing.assert_allclose(points["small"][1], [5.0, 6.0])
+    np.testing.assert_allclose(points["base"][1], [7.0])            # 128: not significant
+    open_marker = [line for line in top.lines if line.get_mfc() == "none" and len(line.get_xdata())]
+    np.testing.assert_allclose(open_marker[-1].get_xdata(), [1])
+    losses = {line.get_label(): line.get_ydata() for line in bottom.lines}
+    np.testing.assert_allclose(losses["small, batch_size 8"], [0.1, 0.3])    # L/D at M = 8
+    plt.close(fig)
+
+
+def test_under_the_laplace_prior_dmmse_is_not_drawn_at_inf():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.config import Setting
+    from icl_diversity.figures import fig_vs_M
+    settings = [Setting("nano", b, 10, 0.0) for b in (8, 16)]
+    pt = pd.DataFrame([r for s in settings for r in _pt_rows("P", s.name, 0.1)])
+    base = pd.DataFrame([dict(estimator=e, M=M, eval_set=es, metric="loss_per_dim", target="noisy",
+                              position=0, value=0.5, stderr=0.01)
+                         for e in ("Ridge", "dMMSE") for M in (2.0, 4.0, 8.0, np.inf)
+                         for es in ("true", "pretrain") if not (e == "dMMSE" and np.isinf(M))])
+    thr = pd.DataFrame(columns=["group", "seed", "status", "log2_threshold", "ci_low", "ci_high"])
+    for is_ridge, n_inf_markers in ((True, 2), (False, 1)):
+        fig = fig_vs_M(pt, base, thr, settings, "batch_size", ["loss"], inf_dmmse_is_ridge=is_ridge)
+        loss = fig.axes[0]
+        # M = inf is a lone errorbar per curve: Ridge always, dMMSE only when it is Ridge
+        baseline_inf = [c for c in loss.containers if c.lines[0].get_color() in ("black", "tab:red")]
+        assert len(baseline_inf) == n_inf_markers
+        plt.close(fig)

@@ -37,6 +37,14 @@ def plot_thresholds(ax, x, rows: pd.DataFrame, label: str, **style) -> None:
     ax.plot(x[~found], y[~found], ls="none", marker="o", mfc="none", color=style.get("color"))
 
 
+def legend_or_note(ax, note: str) -> None:
+    """The panel's legend, or `note` in its middle when nothing labelled was drawn."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
 def threshold_axis(ax) -> None:
     ax.set_ylabel(r"threshold $\log_2 M^*$")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: rf"$2^{{{v:g}}}$"))
@@ -59,13 +67,13 @@ def fig_dimension(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.Data
 
     `groups` maps each group to its group_params (settings, vary, problems, M)."""
     panels = dimension_panels(groups)
-    ncol = max(len(panels), 2)
-    fig = plt.figure(figsize=(3.6 * ncol, 7.0), layout="constrained")
-    top = fig.subfigures(2, 1)
-    axes = top[0].subplots(1, len(panels), squeeze=False)[0]
-    bottom = top[1].subplots(1, 2)
+    n = len(panels)
+    # top: one panel per D, each two grid columns wide; bottom: two panels, n columns each
+    mosaic = [[f"D{i}" for i in range(n) for _ in (0, 1)], ["left"] * n + ["right"] * n]
+    fig, named = plt.subplot_mosaic(mosaic, figsize=(3.6 * max(n, 2), 7.4), layout="constrained")
+    axes, bottom = [named[f"D{i}"] for i in range(n)], [named["left"], named["right"]]
     pooled = pooled_thresholds(thresholds)
-    curves, guide = {}, []
+    curves, guide, all_settings = {}, [], {}
     for ax, (g, problem, spec) in zip(axes, panels):
         settings = [Setting.parse(n) for n in groups[g]["settings"]]
         labels, colors = setting_labels(settings, groups[g]["vary"]), setting_colors(settings)
@@ -81,11 +89,13 @@ def fig_dimension(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.Data
         ax.set_title(f"D = {spec['D']}, K = {spec['K']}, " + rf"$\sigma^2$ = {spec['noise_var']:g}")
         ax.set_ylabel(DELTA_TRUE_RIDGE)
         ax.legend(loc="lower left", fontsize=7)
-        stuck_note(top[0], rows, settings, groups[g]["vary"])
+        all_settings.update({s.name: s for s in settings})
         curves[g, problem] = (spec["D"], rows)
         guide += [(spec["D"], t.log2_threshold) for t in mine[mine["found"]].itertuples()]
     draw_threshold_vs_D(bottom[0], pooled, panels, guide)
     draw_largest_M_vs_D(bottom[1], curves, baselines, panels, groups)
+    stuck_note(fig, pd.concat([rows for _, rows in curves.values()]), list(all_settings.values()),
+               next(iter(groups.values()))["vary"])
     return fig
 
 
@@ -94,9 +104,10 @@ def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
     D_of = {problem: spec["D"] for _, problem, spec in panels}
     rows = pooled[pooled["problem"].isin(D_of) & pooled["group"].isin({g for g, _, _ in panels})]
     rows = rows.assign(D=rows["problem"].map(D_of)).sort_values("D")
-    for i, (key, series) in enumerate(rows.groupby([c for c in FIXED_AXES if rows[c].notna().any()],
-                                                   dropna=False)):
-        label = "threshold, " + ", ".join(str(k) for k in np.atleast_1d(key) if pd.notna(k))
+    fixed = [c for c in FIXED_AXES if rows[c].notna().any()]
+    for i, (key, series) in enumerate(rows.groupby(fixed, dropna=False)):
+        label = ", ".join(f"{c} {k:g}" if isinstance(k, (int, float)) else f"{k}"
+                          for c, k in zip(fixed, np.atleast_1d(key)))
         plot_thresholds(ax, np.log2(series["D"]), series, label, color=f"C{i}")
     if guide:
         D0, t0 = min(guide)
@@ -106,7 +117,7 @@ def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
     ax.set_xlabel("dimension D")
     threshold_axis(ax)
     ax.set_title("open: best crossing, not significant", fontsize=8)
-    ax.legend(fontsize=7)
+    legend_or_note(ax, "no crossing found")
 
 
 def draw_largest_M_vs_D(ax, curves, baselines: pd.DataFrame, panels, groups) -> None:
@@ -133,7 +144,7 @@ def draw_largest_M_vs_D(ax, curves, baselines: pd.DataFrame, panels, groups) -> 
     ax.set_xlabel("dimension D")
     ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}$ to Ridge at the largest finite M")
     plain_log_y(ax)
-    ax.legend(fontsize=7)
+    legend_or_note(ax, "no data")
 
 
 # ---------------------------------------------------------------- Fig 7
@@ -188,7 +199,8 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
         for ax in grid[:, c]:
             ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
             ax.set_xlabel(AXIS_LABELS[axis])
-            ax.legend(fontsize=7)
+            legend_or_note(ax, "no threshold found" if ax is grid[0, c] else
+                           "no run at this M left the plateau")
     return fig
 
 
@@ -196,12 +208,9 @@ def draw_loss_vs_axis(ax, pt: pd.DataFrame, points: pd.DataFrame, problem: str, 
                       info: dict) -> None:
     rows = select(pt, problem=problem, eval_set="true", metric="loss_per_dim", target="noisy",
                   position=0)
-    rows = rows[rows["setting"].isin(points["setting"]) & np.isfinite(rows["M"])
-                & ~rows["stuck"].astype(bool)]
-    if rows.empty:
-        return
-    M = rows["M"].max()
-    means = rows[rows["M"] == M].groupby("setting")["value"].agg(["mean", "min", "max"])
+    M = max(float(m) for m in info["M"] if m != "inf")
+    rows = rows[rows["setting"].isin(points["setting"]) & (rows["M"] == M) & ~rows["stuck"].astype(bool)]
+    means = rows.groupby("setting")["value"].agg(["mean", "min", "max"])
     table = points.join(means, on="setting").dropna(subset=["mean"])
     for i, ((family, vary_value), line) in enumerate(table.sort_values("value").groupby(["family", "vary_value"])):
         x = line["value"].map(pos)
