@@ -33,7 +33,8 @@ def plot_thresholds(ax, x, rows: pd.DataFrame, label: str, **style) -> None:
     y = np.where(found, rows["log2_threshold"], rows["best_crossing"]).astype(float)
     lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
     err = np.array([np.where(found, y - lo, np.nan), np.where(found, hi - y, np.nan)])
-    ax.errorbar(x[found], y[found], err[:, found], marker="o", capsize=3, label=label, **style)
+    if found.any():
+        ax.errorbar(x[found], y[found], err[:, found], marker="o", capsize=3, label=label, **style)
     ax.plot(x[~found], y[~found], ls="none", marker="o", mfc="none", color=style.get("color"))
 
 
@@ -106,14 +107,16 @@ def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
     rows = rows.assign(D=rows["problem"].map(D_of)).sort_values("D")
     fixed = [c for c in FIXED_AXES if rows[c].notna().any()]
     for i, (key, series) in enumerate(rows.groupby(fixed, dropna=False)):
-        label = ", ".join(f"{c} {k:g}" if isinstance(k, (int, float)) else f"{k}"
+        label = ", ".join(f"{c} {float(k):g}" if pd.api.types.is_number(k) else f"{c} {k}"
                           for c, k in zip(fixed, np.atleast_1d(key)))
         plot_thresholds(ax, np.log2(series["D"]), series, label, color=f"C{i}")
     if guide:
         D0, t0 = min(guide)
         Ds = np.array(sorted(D_of.values()), dtype=float)
         ax.plot(np.log2(Ds), t0 + np.log2(Ds / D0), ls=":", color="0.4", label=r"$M^* \propto D$")
-    ax.set_xticks(np.log2(sorted(set(D_of.values()))), [str(d) for d in sorted(set(D_of.values()))])
+    Ds = sorted(set(D_of.values()))
+    ax.set_xticks(np.log2(Ds), [str(d) for d in Ds])
+    ax.set_xlim(np.log2(Ds[0]) - 0.5, np.log2(Ds[-1]) + 0.5)
     ax.set_xlabel("dimension D")
     threshold_axis(ax)
     ax.set_title("open: best crossing, not significant", fontsize=8)
@@ -141,6 +144,7 @@ def draw_largest_M_vs_D(ax, curves, baselines: pd.DataFrame, panels, groups) -> 
         ax.plot(np.log2(D), v, label=label.replace("dMMSE", r"$\Delta_{\mathrm{dMMSE,\,Ridge}}$"), **style)
     Ds = sorted({spec["D"] for _, _, spec in panels})
     ax.set_xticks(np.log2(Ds), [str(d) for d in Ds])
+    ax.set_xlim(np.log2(Ds[0]) - 0.5, np.log2(Ds[-1]) + 0.5)
     ax.set_xlabel("dimension D")
     ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}$ to Ridge at the largest finite M")
     plain_log_y(ax)
@@ -183,6 +187,7 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
     fig, grid = plt.subplots(2, len(axes), figsize=(4.2 * len(axes), 6.8), squeeze=False,
                              layout="constrained")
     pooled = pooled_thresholds(thresholds)
+    axes = {axis: axes[axis] for axis in AXIS_LABELS if axis in axes}    # the paper's order
     for c, (axis, info) in enumerate(axes.items()):
         points = axis_points(info, axis)
         values = sorted(points["value"].unique())
@@ -198,6 +203,7 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
         draw_loss_vs_axis(grid[1, c], pt, points, problem, pos, info)
         for ax in grid[:, c]:
             ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
+            ax.set_xlim(-0.5, len(values) - 0.5)
             ax.set_xlabel(AXIS_LABELS[axis])
             legend_or_note(ax, "no threshold found" if ax is grid[0, c] else
                            "no run at this M left the plateau")
