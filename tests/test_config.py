@@ -89,7 +89,9 @@ def test_cross_key_checks(path, value, needle):
         cfg.validate(with_change(path, value))
 
 
-PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml"]
+PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml",
+           "presets/smoke_axes.yaml", "presets/laptop_dimension.yaml",
+           "presets/laptop_capacity.yaml", "presets/laptop_laplace.yaml"]
 
 
 def test_presets_are_valid():
@@ -111,8 +113,9 @@ def test_runs_are_the_union_of_each_settings_seeds():
     conf = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
     runs = cfg.all_runs(conf)
     assert len(runs) == len(set(runs)) == 5 * len(conf["M"])
-    assert {seed for s, seed, M in runs if s == "nano-b8-s60-wd0"} == {0, 1}   # in both groups
-    assert {seed for s, seed, M in runs if s == "nano-b8-s120-wd0"} == {0}
+    assert {seed for _, s, seed, M in runs if s == "nano-b8-s60-wd0"} == {0, 1}   # in both groups
+    assert {seed for _, s, seed, M in runs if s == "nano-b8-s120-wd0"} == {0}
+    assert {p for p, _, _, _ in runs} == {"D3-K8-noise0.25"}     # one problem: the main one
     assert cfg.sweep_seeds(conf, "steps") == [0]       # the schema's default
 
 
@@ -135,7 +138,32 @@ def test_paper_preset_matches_the_paper():
     assert paper["models"]["large"] == {"n_layer": 12, "n_embd": 256, "n_head": 4}
     assert paper["train"]["eval_every"] == 1000           # every 1000 steps, as the paper
     assert paper["eval"]["n_sequences"] >= 2 ** 14        # the official code: 2^20 (see preset)
-    assert all(sw.get("weight_decay", [0.0]) == [0.0] for sw in paper["sweeps"].values())
+    fig2_groups = ("batch", "steps", "dynamics", "dimension", "width", "depth", "small", "laplace")
+    assert all(paper["sweeps"][g].get("weight_decay", [0.0]) == [0.0] for g in fig2_groups)
+
+
+def test_paper_preset_has_every_group_the_paper_ran():
+    paper = cfg.validate(yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text()))
+    sweeps, figures = paper["sweeps"], paper["figures"]
+    # Fig 6: the large model at D = 8, 16, 32 with K = 2D and sigma^2 = D/32
+    dims = cfg.sweep_problems(paper, figures["fig6"])
+    assert [(p.D, p.K, p.noise_var) for p in dims] == [(8, 16, 0.25), (16, 32, 0.5), (32, 64, 1.0)]
+    assert dims[0] == cfg.main_problem(paper)            # shares Fig 2's pools and baselines
+    assert sweeps[figures["fig6"]]["model"] == ["large"]
+    # Fig 7: weight decay over three orders of magnitude; width of two families; depth
+    decays = [wd for wd in sweeps[figures["fig7"]["weight_decay"]]["weight_decay"] if wd > 0]
+    assert max(decays) / min(decays) >= 1000
+    assert sweeps[figures["fig7"]["n_embd"]]["model"] == ["small", "base"]
+    assert len(sweeps[figures["fig7"]["n_embd"]]["n_embd"]) >= 3
+    assert sweeps[figures["fig7"]["n_layer"]]["model"] == ["small"]
+    # appendix: the small model's threshold with two batch sizes; the Laplace prior
+    small = sweeps[figures["appendix_small"]]
+    assert small["model"] == ["small"] and small["batch_size"] == [256, 512]
+    assert [p.prior for p in cfg.sweep_problems(paper, figures["appendix_laplace"])] == ["laplace"]
+    # every threshold: batch 256 vs 512 at 500K steps
+    for g in ("dimension", "decay", "width", "depth", "small", "laplace"):
+        assert (sweeps[g]["vary"], sweeps[g]["batch_size"][:2], sweeps[g]["steps"]) == \
+            ("batch_size", [256, 512], [500000]), g
 
 
 @pytest.mark.parametrize("path,value,needle", [
@@ -188,7 +216,8 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
 def test_dry_run_succeeds_for_every_preset(preset, tmp_path):
     # an empty outdir, so the plan is the whole workflow whatever results/ holds here
     proc = snakemake("-n", "--configfile", preset, "--config", f"outdir={tmp_path}")
-    for rule in ("task_pool", "baselines", "train", "fig2"):
+    figures = yaml.safe_load((ROOT / preset).read_text())["figures"]
+    for rule in ("task_pool", "baselines", "train", *figures):
         assert f"rule {rule}" in proc.stdout, rule
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from icl_diversity import tasks
+from icl_diversity.batches import BatchStream
 from icl_diversity.tasks import eval_set, rng, task_pool
 
 
@@ -91,3 +92,53 @@ def test_shape_checks_name_the_file_and_the_mismatch():
 def test_every_stream_purpose_has_its_own_code():
     # two purposes sharing a code would draw the same numbers for different things
     assert len(set(tasks.PURPOSES.values())) == len(tasks.PURPOSES)
+
+
+# ---------------------------------------------------------------- the task prior
+
+def _moments(x):
+    x = np.asarray(x, dtype=np.float64).ravel()
+    centred = x - x.mean()
+    return x.mean(), x.var(), np.mean(centred ** 4) / np.mean(centred ** 2) ** 2 - 3.0
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_laplace_draws_have_the_variance_of_the_gaussian_and_laplace_tails(scale):
+    # 2^18 draws: the standard error of the mean is scale * 0.002, of the variance about
+    # 1% (Laplace: sqrt((kurtosis + 2) / n)), of the excess kurtosis about 0.1
+    from icl_diversity.tasks import draw_w
+    w = draw_w(rng(7, "pool"), (2 ** 16, 4), scale, "laplace")
+    mean, var, kurt = _moments(w)
+    assert abs(mean) < 0.01 * scale
+    assert abs(var / scale ** 2 - 1.0) < 0.03
+    assert abs(kurt - 3.0) < 0.5                        # Laplace: 3
+    _, var_g, kurt_g = _moments(draw_w(rng(7, "pool"), (2 ** 16, 4), scale, "gaussian"))
+    assert abs(var_g / scale ** 2 - 1.0) < 0.03 and abs(kurt_g) < 0.1   # Gaussian: 0
+    with pytest.raises(ValueError, match="cauchy"):
+        draw_w(rng(7, "pool"), (4, 4), 1.0, "cauchy")
+
+
+def test_the_gaussian_prior_draws_what_it_drew_before_priors_existed():
+    # a finished study must find its pools, evaluation sets and batches unchanged
+    np.testing.assert_array_equal(task_pool(32, 4, seed=102),
+                                  rng(102, "pool").standard_normal((32, 4)).astype(np.float32))
+    ws = eval_set(4, 8, 0.25, 64, seed=104)["ws"]
+    np.testing.assert_array_equal(ws, rng(104, "eval_task", 0).standard_normal((64, 4)).astype(np.float32))
+
+
+def test_the_prior_reaches_pools_T_True_and_M_inf_batches():
+    kurtosis = {}
+    for prior in ("gaussian", "laplace"):
+        pool = task_pool(2 ** 14, 8, seed=3, prior=prior)
+        true = eval_set(8, 4, 0.25, 2 ** 14, seed=5, prior=prior)
+        kurtosis[prior] = [_moments(pool)[2], _moments(true["ws"])[2]]
+        # M = inf batches: without noise ys = xs . w exactly, and K = 16 > D recovers each w
+        xs, ys = BatchStream(1024, 8, 16, 0.0, seed=6, pool=None, prior=prior)(0)
+        w = np.stack([np.linalg.lstsq(x.double().numpy(), y.double().numpy(), rcond=None)[0]
+                      for x, y in zip(xs, ys)])
+        kurtosis[prior].append(_moments(w)[2])
+    assert all(abs(k) < 0.25 for k in kurtosis["gaussian"]), kurtosis
+    assert all(abs(k - 3.0) < 1.0 for k in kurtosis["laplace"]), kurtosis
+    # a pool under the Laplace prior is still nested
+    big = task_pool(64, 3, seed=1, prior="laplace")
+    np.testing.assert_array_equal(task_pool(8, 3, seed=1, prior="laplace"), big[:8])

@@ -270,3 +270,21 @@ def test_loss_table_keeps_every_step_of_a_short_run_and_window_means_of_a_long_o
     want = [np.mean(loss[i:i + 3].astype(np.float64)) for i in range(0, 25, 3)]
     np.testing.assert_allclose(means["loss"], want, rtol=1e-12)
     assert means["lr"][-1] == triangle_lr(24, 25, 1.0)
+
+
+def test_infinite_M_under_the_laplace_prior_trains_on_laplace_tasks(monkeypatch):
+    """The problem's prior reaches M = inf training: the fresh tasks have Laplace tails."""
+    from scipy import stats
+    from icl_diversity.batches import BatchStream
+    drawn, original = [], BatchStream.tasks
+
+    def recording_tasks(self, step):
+        ws = original(self, step)
+        drawn.append((self.prior, ws.numpy().copy()))
+        return ws
+    monkeypatch.setattr(BatchStream, "tasks", recording_tasks)
+    tc = TrainConfig(batch_size=256, steps=8, lr=3e-3, eval_every=4, checkpoint_every=4)
+    train(MODEL, tc, dict(PROBLEM, prior="laplace"), None, EVAL, progress_file=False)
+    assert {prior for prior, _ in drawn} == {"laplace"}
+    ws = np.concatenate([w for _, w in drawn]).ravel()     # 8 * 256 * 3 entries
+    assert abs(ws.var() - 1.0) < 0.1 and stats.kurtosis(ws) > 2.0     # Gaussian: 0

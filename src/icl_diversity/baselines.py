@@ -300,10 +300,11 @@ TUNING_INDEX = (0, 1)
 
 
 def tuning_set(D: int, K: int, noise_var: float, n: int, seed: int, task_scale: float = 1.0,
-               x_scale: float = 1.0) -> dict:
-    """n T_True sequences for choosing a baseline's hyper-parameters, from streams no
-    evaluation set or training batch uses."""
-    ws, _ = tasks.draw_tasks(n, D, None, tasks.rng(seed, "eval_task", *TUNING_INDEX), task_scale)
+               x_scale: float = 1.0, prior: str = "gaussian") -> dict:
+    """n T_True sequences (tasks from the problem's prior) for choosing a baseline's
+    hyper-parameters, from streams no evaluation set or training batch uses."""
+    ws, _ = tasks.draw_tasks(n, D, None, tasks.rng(seed, "eval_task", *TUNING_INDEX), task_scale,
+                             prior)
     xs, ys = tasks.sample_sequences(ws, K, noise_var, tasks.rng(seed, "eval_x", *TUNING_INDEX),
                                     tasks.rng(seed, "eval_noise", *TUNING_INDEX), x_scale)
     return {"xs": xs, "ys": ys, "ws": ws}

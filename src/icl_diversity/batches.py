@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from .tasks import PURPOSES
+from .tasks import PRIORS, PURPOSES
 
 
 def batch_seed(seed: int, replicate: int, step: int) -> int:
@@ -32,10 +32,13 @@ class BatchStream:
 
     def __init__(self, batch_size: int, D: int, K: int, noise_var: float, seed: int,
                  pool: np.ndarray | None, task_scale: float = 1.0, x_scale: float = 1.0,
-                 replicate: int = 0, device="cpu"):
+                 replicate: int = 0, device="cpu", prior: str = "gaussian"):
+        if prior not in PRIORS:
+            raise ValueError(f"unknown task prior {prior!r}; known: {list(PRIORS)}")
         self.batch_size, self.D, self.K = batch_size, D, K
         self.noise_std, self.task_scale, self.x_scale = math.sqrt(noise_var), task_scale, x_scale
         self.seed, self.replicate, self.device = seed, replicate, torch.device(device)
+        self.prior = prior
         self.pool = None if pool is None else torch.as_tensor(pool, dtype=torch.float32, device=self.device)
         self.gen = torch.Generator(device=self.device)
 
@@ -43,8 +46,13 @@ class BatchStream:
         """Seed the generator for `step` and draw its tasks ws (batch, D)."""
         self.gen.manual_seed(batch_seed(self.seed, self.replicate, step))
         if self.pool is None:
-            return self.task_scale * torch.randn(self.batch_size, self.D, generator=self.gen,
-                                                 device=self.device)
+            shape, kw = (self.batch_size, self.D), dict(generator=self.gen, device=self.device)
+            if self.prior == "laplace":
+                # Laplace(0, b) as b (E1 - E2) with E1, E2 ~ Exp(1); b = scale / sqrt 2 gives
+                # the Gaussian prior's variance (tasks.draw_w)
+                e = torch.empty((2, *shape), device=self.device).exponential_(generator=self.gen)
+                return self.task_scale / math.sqrt(2.0) * (e[0] - e[1])
+            return self.task_scale * torch.randn(*shape, **kw)
         idx = torch.randint(0, len(self.pool), (self.batch_size,), generator=self.gen,
                             device=self.device)
         return self.pool[idx]

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,80 @@ class ConfigError(ValueError):
     """A config value the workflow cannot run with; the message names the key."""
 
 
+PROBLEM_KEYS = ("D", "K", "noise_var", "task_scale", "x_scale")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What pools, evaluation sets and baselines are keyed by: the regression problem."""
+    D: int
+    K: int
+    noise_var: float
+    task_scale: float = 1.0
+    x_scale: float = 1.0
+    prior: str = "gaussian"
+
+    @property
+    def name(self) -> str:
+        # 12 significant digits: two problems that differ get two names (and folders)
+        parts = [f"D{self.D}", f"K{self.K}", f"noise{self.noise_var:.12g}"]
+        parts += [f"{tag}{v:.12g}" for tag, v in (("wscale", self.task_scale), ("xscale", self.x_scale))
+                  if v != 1]
+        return "-".join(parts + ([self.prior] if self.prior != "gaussian" else []))
+
+    def params(self) -> dict:
+        """The problem as rules receive it: the config's `problem` keys, sorted, with
+        `prior` only when it is not Gaussian, so that a Gaussian problem's params are
+        those written before the prior was an axis and no finished run looks changed."""
+        values = {k: getattr(self, k) for k in PROBLEM_KEYS}
+        if self.prior != "gaussian":
+            values["prior"] = self.prior
+        return dict(sorted(values.items()))
+
+
+def main_problem(config: dict) -> Problem:
+    """The config's `problem` block: what a sweep group that sets no problem axis uses."""
+    return Problem(**config["problem"])
+
+
+def sweep_problems(config: dict, group: str) -> list[Problem]:
+    """The problems of a sweep group: each of its D and priors, with K and the noise
+    variance given by the group (`K`, `noise_var`), tied to D (`K_per_D`,
+    `noise_var_per_D`: the paper's Fig 6 keeps K = 2D and sigma^2 = D/32), or else the
+    main problem's."""
+    sweep, main = config["sweeps"][group], main_problem(config)
+
+    def tied(key, D):
+        if key in sweep:
+            return sweep[key]
+        return sweep[f"{key}_per_D"] * D if f"{key}_per_D" in sweep else getattr(main, key)
+
+    return [Problem(D, tied("K", D), tied("noise_var", D), main.task_scale, main.x_scale, prior)
+            for D in sweep.get("D", [main.D]) for prior in sweep.get("prior", [main.prior])]
+
+
+def all_problems(config: dict) -> dict[str, Problem]:
+    """Every problem a sweep group uses, by name, the main problem first (always): pools,
+    evaluation sets and baselines are computed once per problem, whichever groups use it."""
+    problems = {main_problem(config).name: main_problem(config)}
+    for group in config["sweeps"]:
+        for p in sweep_problems(config, group):
+            problems.setdefault(p.name, p)
+    return problems
+
+
+def problem_dir(config: dict, name: str) -> str:
+    """Where a problem's pools, evaluation sets, baselines and runs live: the outdir for
+    the main problem (the layout from before problems were an axis), else
+    problems/{name} under it."""
+    out = str(config["outdir"]).rstrip("/")
+    return out if name == main_problem(config).name else f"{out}/problems/{name}"
+
+
 @dataclass(frozen=True)
 class Setting:
-    """One point of a sweep group, trained at every M."""
+    """One point of a sweep group, trained at every M of the group. `model` names an
+    entry of `models`, or one with its width / depth replaced (model_name)."""
     model: str
     batch_size: int
     steps: int
@@ -34,18 +106,51 @@ class Setting:
 
     @classmethod
     def parse(cls, name: str) -> "Setting":
+        # the decay may hold a '-' of its own (1e-05); the model name holds none
+        m = re.fullmatch(r"([^-]+)-b(\d+)-s(\d+)-wd([0-9.e+-]+)", name)
         try:
-            model, b, s, wd = name.rsplit("-", 3)
-            assert b[0] == "b" and s[0] == "s" and wd[:2] == "wd"
-            return cls(model, int(b[1:]), int(s[1:]), float(wd[2:]))
-        except (ValueError, AssertionError, IndexError):
+            return cls(m[1], int(m[2]), int(m[3]), float(m[4]))
+        except (TypeError, ValueError):
             raise ConfigError(f"not a setting name: {name!r} (expected MODEL-bBATCH-sSTEPS-wdDECAY)")
+
+
+def model_name(config: dict, model: str, n_embd=None, n_layer=None) -> str:
+    """A named model with its width and/or depth replaced: `small_w128`, `small_d8`,
+    `small_w128_d8`; a value equal to the named model's own leaves the name as is, so
+    a width sweep through a model's own width shares its runs with other groups."""
+    spec = config["models"][model]
+    return model + "".join(f"_{tag}{v}" for tag, key, v in (("w", "n_embd", n_embd), ("d", "n_layer", n_layer))
+                           if v is not None and v != spec[key])
+
+
+DERIVED_MODEL = re.compile(r"(.+?)(?:_w(\d+))?(?:_d(\d+))?")
+
+
+def _derived_spec(config: dict, name: str) -> dict | None:
+    """The spec a model_name-style name stands for, or None when it is not one."""
+    m = DERIVED_MODEL.fullmatch(name)
+    if m[1] == name or m[1] not in config["models"]:
+        return None
+    spec = dict(config["models"][m[1]])
+    spec.update({k: int(v) for k, v in (("n_embd", m[2]), ("n_layer", m[3])) if v})
+    return spec
+
+
+def model_spec(config: dict, name: str) -> dict:
+    """The layers / width / heads of a model name (a `models` entry or model_name's)."""
+    spec = config["models"].get(name) or _derived_spec(config, name)
+    if spec is None:
+        raise ConfigError(f"unknown model {name!r}; defined in models: {sorted(config['models'])}")
+    return dict(sorted(spec.items()))
 
 
 def sweep_settings(config: dict, group: str) -> list[Setting]:
     sweep = config["sweeps"][group]
+    models = [model_name(config, m, w, d) for m in sweep["model"]
+              for w in sweep.get("n_embd", [None]) for d in sweep.get("n_layer", [None])]
     return [Setting(m, b, s, float(wd)) for m, b, s, wd in itertools.product(
-        sweep["model"], sweep["batch_size"], sweep["steps"], sweep.get("weight_decay", [0.0]))]
+        list(dict.fromkeys(models)), sweep["batch_size"], sweep["steps"],
+        sweep.get("weight_decay", [0.0]))]
 
 
 def all_settings(config: dict) -> list[Setting]:
@@ -61,15 +166,32 @@ def sweep_seeds(config: dict, group: str) -> list[int]:
     return sorted(int(s) for s in config["sweeps"][group].get("seed", [0]))
 
 
-def all_runs(config: dict) -> list[tuple[str, int, str]]:
-    """Every training run as (setting name, seed, M label), each once: a setting in
-    several groups runs the union of their seeds."""
-    seeds = {}
+def sweep_M_labels(config: dict, group: str) -> list[str]:
+    """The group's own M grid (`M` in the group), else the config's."""
+    return [M_label(M) for M in config["sweeps"][group].get("M", config["M"])]
+
+
+def all_runs(config: dict) -> list[tuple[str, str, int, str]]:
+    """Every training run as (problem name, setting name, seed, M label), each once: a
+    run that several groups ask for (same problem, setting, seed and M) trains once."""
+    runs = {}
     for group in config["sweeps"]:
-        for s in sweep_settings(config, group):
-            seeds.setdefault(s.name, set()).update(sweep_seeds(config, group))
-    return [(name, seed, M) for name, ss in seeds.items() for seed in sorted(ss)
-            for M in M_labels(config)]
+        for p, s, seed, M in itertools.product(
+                sweep_problems(config, group), sweep_settings(config, group),
+                sweep_seeds(config, group), sweep_M_labels(config, group)):
+            runs.setdefault((p.name, s.name, seed, M), None)
+    return list(runs)
+
+
+def problem_M_labels(config: dict, name: str) -> list[str]:
+    """The M each problem needs pools and baselines at: the union of its groups' grids
+    (the main problem: also the config's grid, which the baselines table has always
+    covered), in increasing order with inf last."""
+    labels = set(M_labels(config)) if name == main_problem(config).name else set()
+    for group in config["sweeps"]:
+        if name in [p.name for p in sweep_problems(config, group)]:
+            labels.update(sweep_M_labels(config, group))
+    return sorted(labels, key=lambda m: float(m))
 
 
 def M_labels(config: dict) -> list[str]:
@@ -112,12 +234,16 @@ def check(config: dict) -> None:
             if model not in config["models"]:
                 raise ConfigError(f"sweeps.{group}.model: unknown model {model!r}; "
                                   f"defined in models: {sorted(config['models'])}")
-            if "-" in model:
-                raise ConfigError(f"sweeps.{group}.model: model names may not contain '-' ({model!r})")
-    for fig, group in (config.get("figures") or {}).items():
-        if group not in config["sweeps"]:
-            raise ConfigError(f"figures.{fig}: unknown sweep group {group!r}; "
-                              f"defined in sweeps: {sorted(config['sweeps'])}")
+        _check_group_axes(config, group, sweep)
+    for fig, groups in (config.get("figures") or {}).items():
+        for group in figure_groups(groups):
+            if group not in config["sweeps"]:
+                raise ConfigError(f"figures.{fig}: unknown sweep group {group!r}; "
+                                  f"defined in sweeps: {sorted(config['sweeps'])}")
+            if fig in ONE_PROBLEM_FIGURES and len(sweep_problems(config, group)) > 1:
+                raise ConfigError(f"figures.{fig}: sweep group {group!r} spans several problems "
+                                  f"({[p.name for p in sweep_problems(config, group)]}); this "
+                                  "figure draws one (fig6 draws several)")
     check_analysis(config)
     t = config["train"]
     for s in all_settings(config):
@@ -146,6 +272,12 @@ def check_analysis(config: dict) -> None:
     elif "fig5" in figures:
         raise ConfigError("figures.fig5 needs analysis.interpolation (at least its M: the "
                           "pool sizes to draw)")
+    for fig in ("fig5", "connectivity"):
+        group = figures.get(fig)
+        if group in config["sweeps"] and (sweep_problems(config, group) != [main_problem(config)]
+                                          or sweep_M_labels(config, group) != M_labels(config)):
+            raise ConfigError(f"figures.{fig}: sweep group {group!r} must use the top-level "
+                              "problem and M grid (the analyses read its pools and runs)")
     if "connectivity" in figures:
         if "inf" not in {M_label(M) for M in config["M"]}:
             raise ConfigError("figures.connectivity needs inf in M: each model is joined to "
@@ -154,6 +286,45 @@ def check_analysis(config: dict) -> None:
         if n is not None and n > config["eval"]["n_sequences"]:
             raise ConfigError(f"analysis.connectivity.n_sequences ({n}) exceeds "
                               f"eval.n_sequences ({config['eval']['n_sequences']})")
+
+
+# Figures drawn from one problem's tables (fig6 compares problems; fig7 is per axis).
+ONE_PROBLEM_FIGURES = ("fig2", "fig3", "fig4", "positions", "appendix_small", "appendix_laplace")
+
+
+def figure_groups(value) -> list[str]:
+    """The sweep groups a `figures` entry names: one group, a list, or (fig7) a mapping
+    from axis to group."""
+    if isinstance(value, str):
+        return [value]
+    return list(value.values()) if isinstance(value, dict) else list(value)
+
+
+def _check_group_axes(config: dict, group: str, sweep: dict) -> None:
+    """A group's problem and model axes: K and the noise each given or tied to D, not
+    both; K an integer >= 2; a finite M; widths the heads divide; a derived model name
+    that is also defined in `models` must mean the same model."""
+    key = f"sweeps.{group}"
+    for axis in ("K", "noise_var"):
+        if axis in sweep and f"{axis}_per_D" in sweep:
+            raise ConfigError(f"{key}: give {axis} or {axis}_per_D, not both")
+    for p in sweep_problems(config, group):
+        if p.K < 2 or p.K != int(p.K):
+            raise ConfigError(f"{key}.K_per_D: K = {p.K} at D = {p.D}; K must be an integer >= 2")
+    if not any(m != "inf" for m in sweep_M_labels(config, group)):
+        raise ConfigError(f"{key}.M: needs at least one finite pool size besides inf")
+    for model in sweep["model"]:
+        heads = config["models"][model]["n_head"]
+        for width in sweep.get("n_embd", []):
+            if width % heads:
+                raise ConfigError(f"{key}.n_embd: {width} is not divisible by the "
+                                  f"{heads} heads of model {model!r}")
+    for s in sweep_settings(config, group):
+        derived = _derived_spec(config, s.model)
+        if s.model in config["models"] and s.model not in sweep["model"] and \
+                derived != config["models"][s.model]:
+            raise ConfigError(f"{key}: the width/depth axes make model {s.model!r}, which "
+                              "`models` defines differently; rename that entry")
 
 
 def _coerce(value, schema: dict, defs: dict):

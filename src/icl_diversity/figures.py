@@ -225,10 +225,14 @@ def figure_legend(fig, ax) -> None:
 # ---------------------------------------------------------------- figures
 
 def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame,
-             settings, vary: str, columns=("loss", "delta_dmmse", "delta_ridge")):
+             settings, vary: str, columns=("loss", "delta_dmmse", "delta_ridge"),
+             inf_dmmse_is_ridge: bool = True):
     """Rows T_Pretrain / T_True; one column per entry of `columns` (see PANELS): PT per
-    setting, and the baselines in the loss column, vs M. Fig 2 and Fig 3."""
-    pt, baselines = with_inf_dmmse(pt), with_inf_dmmse(baselines)
+    setting, and the baselines in the loss column, vs M. Fig 2 and Fig 3. Under a
+    non-Gaussian task prior dMMSE at M = inf is not Ridge: pass inf_dmmse_is_ridge=False
+    and it is left out there."""
+    if inf_dmmse_is_ridge:
+        pt, baselines = with_inf_dmmse(pt), with_inf_dmmse(baselines)
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
     M_grid = pd.concat([pt["M"], baselines["M"]]).unique()
     fig, axes = plt.subplots(2, len(columns), figsize=(3.6 * len(columns), 6.6),

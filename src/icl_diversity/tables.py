@@ -35,6 +35,9 @@ TEXT_SEED = ("thresholds", "interpolation")
 # Learning curves keep the mean over positions (position 0) only: per-position curves at
 # every step would be most of a long run's storage (predictions.npz can recompute them).
 MEAN_ONLY = {"pt_curves"}
+# Tables that hold several problems (sweep groups over D or the task prior) say which
+# row belongs to which in a `problem` column, part of the row key when present.
+OPTIONAL_KEY = ["problem"]
 NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "escape_step",
            "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds",
            "a", "t", "M_b", "seed_a", "seed_b", "loss_a", "loss_b", "barrier",
@@ -48,11 +51,13 @@ class TableError(ValueError):
     """A table that does not hold what its writer promises."""
 
 
-def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
+def read_table(path, kind: str, K: int | dict | None = None, problem: str | None = None) -> pd.DataFrame:
     """Read one of the workflow's tables and check it: its columns, that numeric columns
     hold numbers and required ones are filled, no duplicate rows and, for the metric
-    tables when K is given, positions 0..K for every row key. Raises TableError naming
-    the file and what is wrong."""
+    tables when K is given, positions 0..K for every row key (K may map each problem
+    of the `problem` column to its own K). With `problem`, only that problem's rows are
+    returned (and checked against K). Raises TableError naming the file and what is
+    wrong."""
     path = Path(path)
     columns, key = SPECS[kind]
     if not path.exists():
@@ -82,23 +87,42 @@ def read_table(path, kind: str, K: int | None = None) -> pd.DataFrame:
         if not table["stuck"].isin([True, False]).all():
             raise TableError(f"{path}: column stuck must be True or False")
         table["stuck"] = table["stuck"].astype(bool)
+    key = key + [c for c in OPTIONAL_KEY if c in table.columns]
     full_key = key + (["position"] if "position" in columns else [])
     dup = table.duplicated(full_key)
     if dup.any():
         raise TableError(f"{path}: duplicate rows, e.g. line {int(np.flatnonzero(dup)[0]) + 2}")
+    if problem is not None:
+        if "problem" not in table.columns or not (table["problem"] == problem).any():
+            raise TableError(f"{path}: no rows of problem {problem!r}")
+        table = table[table["problem"] == problem].reset_index(drop=True)
     if K is not None and "position" in columns:
-        want = [0] if kind in MEAN_ONLY else list(range(K + 1))
         positions = table.groupby(key, dropna=False)["position"].agg(lambda p: sorted(p))
-        incomplete = positions[positions.map(lambda p: p != want)]
-        if len(incomplete):
-            raise TableError(f"{path}: {len(incomplete)} row group(s) do not have exactly positions "
-                             f"{want[0]}..{want[-1]}, e.g. {dict(zip(key, incomplete.index[0]))}")
+
+        def expected(index):
+            if not isinstance(K, dict):
+                k = K
+            else:
+                problem = dict(zip(key, index)).get("problem")
+                if problem not in K:
+                    raise TableError(f"{path}: rows of problem {problem!r}, which is none of {sorted(K)}")
+                k = K[problem]
+            return [0] if kind in MEAN_ONLY else list(range(k + 1))
+        wrong = [i for i, p in positions.items() if p != expected(i)]
+        if wrong:
+            want = expected(wrong[0])
+            raise TableError(f"{path}: {len(wrong)} row group(s) do not have exactly positions "
+                             f"{want[0]}..{want[-1]}, e.g. {dict(zip(key, wrong[0]))}")
     return table
 
 
-def concat_tables(paths, kind: str, K: int | None = None) -> pd.DataFrame:
-    """The checked union of per-run or per-M tables."""
-    frames = [read_table(p, kind, K) for p in paths]
+def concat_tables(paths, kind: str, K: int | list | None = None, problems: list | None = None) -> pd.DataFrame:
+    """The checked union of per-run or per-M tables. K is one for all files or one per
+    file; `problems` (one name per file) fills a `problem` column."""
+    Ks = K if isinstance(K, list) else [K] * len(paths)
+    frames = [read_table(p, kind, k) for p, k in zip(paths, Ks, strict=True)]
+    if problems is not None:
+        frames = [f.assign(problem=name) for f, name in zip(frames, problems, strict=True)]
     table = pd.concat(frames, ignore_index=True)
     if len(table) != sum(map(len, frames)):
         raise TableError(f"{kind}: concatenation lost rows")

@@ -59,8 +59,25 @@ def M_label(M) -> str:
     return "inf" if is_infinite(M) else str(int(M))
 
 
-def task_pool(M: int, D: int, seed: int, task_scale: float = 1.0) -> np.ndarray:
-    """The pool of M regression vectors, (M, D) float32, w ~ N(0, task_scale^2 I).
+PRIORS = ("gaussian", "laplace")
+
+
+def draw_w(task_rng: np.random.Generator, shape, task_scale: float = 1.0,
+           prior: str = "gaussian") -> np.ndarray:
+    """Regression vectors with i.i.d. entries of variance task_scale^2 (float64):
+    N(0, task_scale^2) for the Gaussian prior, Laplace(0, task_scale / sqrt 2) for the
+    Laplace one (the same variance, heavier tails: excess kurtosis 3)."""
+    if prior == "gaussian":
+        return task_scale * task_rng.standard_normal(shape)
+    if prior == "laplace":
+        return task_rng.laplace(0.0, task_scale / math.sqrt(2.0), shape)
+    raise ValueError(f"unknown task prior {prior!r}; known: {list(PRIORS)}")
+
+
+def task_pool(M: int, D: int, seed: int, task_scale: float = 1.0,
+              prior: str = "gaussian") -> np.ndarray:
+    """The pool of M regression vectors, (M, D) float32, drawn from the task prior
+    (draw_w: w ~ N(0, task_scale^2 I) by default).
 
     Pools are nested: the pool for M is the first M rows of the pool for any larger M,
     because numpy fills a (M, D) draw row by row from one stream. Nested pools make
@@ -72,7 +89,7 @@ def task_pool(M: int, D: int, seed: int, task_scale: float = 1.0) -> np.ndarray:
     M = int(M)
     if M < 1:
         raise ValueError(f"pool size M must be >= 1, got {M}")
-    return (task_scale * rng(seed, "pool").standard_normal((M, D))).astype(np.float32)
+    return draw_w(rng(seed, "pool"), (M, D), task_scale, prior).astype(np.float32)
 
 
 def sample_sequences(ws: np.ndarray, K: int, noise_var: float, x_rng: np.random.Generator,
@@ -86,20 +103,20 @@ def sample_sequences(ws: np.ndarray, K: int, noise_var: float, x_rng: np.random.
 
 
 def draw_tasks(n: int, D: int, pool: np.ndarray | None, task_rng: np.random.Generator,
-               task_scale: float = 1.0):
-    """n tasks: uniformly from the pool, or fresh N(0, task_scale^2 I) when pool is None.
+               task_scale: float = 1.0, prior: str = "gaussian"):
+    """n tasks: uniformly from the pool, or fresh from the task prior when pool is None.
 
     Returns (ws (n, D) float32, idx (n,) int64; idx is -1 for fresh tasks).
     """
     if pool is None:
-        ws = (task_scale * task_rng.standard_normal((n, D))).astype(np.float32)
+        ws = draw_w(task_rng, (n, D), task_scale, prior).astype(np.float32)
         return ws, np.full(n, -1, dtype=np.int64)
     idx = task_rng.integers(0, len(pool), size=n)
     return pool[idx], idx.astype(np.int64)
 
 
 def eval_set(D: int, K: int, noise_var: float, n: int, seed: int, pool: np.ndarray | None = None,
-             M=INF, task_scale: float = 1.0, x_scale: float = 1.0) -> dict:
+             M=INF, task_scale: float = 1.0, x_scale: float = 1.0, prior: str = "gaussian") -> dict:
     """A fixed evaluation set: T_Pretrain of the pool when given, else T_True.
 
     The stream index is the pool size (0 for T_True), so the T_Pretrain sets of
@@ -108,7 +125,7 @@ def eval_set(D: int, K: int, noise_var: float, n: int, seed: int, pool: np.ndarr
     index = 0 if pool is None else int(M)
     if pool is not None and len(pool) != index:
         raise ValueError(f"pool has {len(pool)} tasks but M = {M}")
-    ws, idx = draw_tasks(n, D, pool, rng(seed, "eval_task", index), task_scale)
+    ws, idx = draw_tasks(n, D, pool, rng(seed, "eval_task", index), task_scale, prior)
     xs, ys = sample_sequences(ws, K, noise_var, rng(seed, "eval_x", index),
                               rng(seed, "eval_noise", index), x_scale)
     return {"xs": xs, "ys": ys, "ws": ws, "task_idx": idx}

@@ -119,7 +119,7 @@ def crossover_threshold(log2_M, delta_small, delta_large) -> Threshold:
     return choose_crossing(log2_M, diff, np.zeros_like(diff))
 
 
-THRESHOLD_COLUMNS = ["group", "vary", "model", "batch_size", "steps", "weight_decay", "seed",
+THRESHOLD_COLUMNS = ["group", "problem", "vary", "model", "batch_size", "steps", "weight_decay", "seed",
                      "n_seeds", "vary_small", "vary_large", "log2_threshold", "ci_low", "ci_high",
                      "threshold_M", "found_fraction", "best_crossing", "n_crossings",
                      "n_significant", "status"]

@@ -192,7 +192,8 @@ def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fing
     every evaluation sequence (device tensors)."""
     D = problem["D"]
     batches = BatchStream(tc.batch_size, D, problem["K"], problem["noise_var"], tc.data_seed, pool,
-                          problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed, device)
+                          problem.get("task_scale", 1.0), problem.get("x_scale", 1.0), tc.seed, device,
+                          problem.get("prior", "gaussian"))
     step_fn = torch.compile(model) if compile else model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and str(device).startswith("cuda"))
     bar = tqdm(total=tc.steps, initial=step, file=progress_file, ascii=True,

@@ -3,6 +3,9 @@
 # left out when the figure is.
 
 ANALYSIS = config.get("analysis") or {}
+# The analysed group uses the top-level problem and M grid (config.check_analysis).
+MAIN_PROBLEM = cfg.main_problem(config).params()
+MAIN_RUN_DIR = RUN_DIR.replace("{pdir}", OUT)
 
 
 if "fig5" in FIGURES:
@@ -17,7 +20,7 @@ if "fig5" in FIGURES:
             pool=f"{OUT}/pools/pool_M{{M}}.npy",
             code=code("interpolation_set.py"),
         params:
-            problem=PROBLEM,
+            problem=MAIN_PROBLEM,
             n_pairs=INTERP["n_pairs"],
             n_points=INTERP["n_points"],
             norm=INTERP["norm"],
@@ -42,7 +45,7 @@ if "fig5" in FIGURES:
             metrics=interpolation_run_files("metrics.csv"),
             code=code("interpolation_eval.py"),
         params:
-            problem=PROBLEM,
+            problem=MAIN_PROBLEM,
             runs=interpolation_runs,
             backend=config["eval"]["dmmse_backend"],
         threads: 1
@@ -66,7 +69,7 @@ if "fig5" in FIGURES:
             code=code("concat_tables.py"),
         params:
             kind="interpolation",
-            K=PROBLEM["K"],
+            K=MAIN_PROBLEM["K"],
         log:
             f"{OUT}/logs/tables/interpolation.log",
         conda:
@@ -96,7 +99,7 @@ if "fig5" in FIGURES:
 if "connectivity" in FIGURES:
     CONNECT = ANALYSIS["connectivity"]   # its defaults are filled in by the schema
     CONNECT_GROUP = group_params(FIGURES["connectivity"])
-    CONNECT_PARAMS = dict(problem=PROBLEM, n_points=CONNECT["n_points"],
+    CONNECT_PARAMS = dict(problem=MAIN_PROBLEM, n_points=CONNECT["n_points"],
                           n_sequences=CONNECT["n_sequences"])
     CONNECT_OUTPUTS = [f"{OUT}/analysis/connectivity/{s}/seed{seed}_{kind}.csv"
                        for s in CONNECT_GROUP["settings"] for seed in CONNECT_GROUP["seeds"]
@@ -113,8 +116,8 @@ if "connectivity" in FIGURES:
             barriers=f"{OUT}/analysis/connectivity/{{setting}}/seed{{seed}}_barriers.csv",
         input:
             true=f"{OUT}/eval/true.npz",
-            models=[f"{RUN_DIR}/model.pt".replace("{M}", M) for M in FINITE_M + ["inf"]],
-            metrics=[f"{RUN_DIR}/metrics.csv".replace("{M}", M) for M in FINITE_M + ["inf"]],
+            models=[f"{MAIN_RUN_DIR}/model.pt".replace("{M}", M) for M in FINITE_M + ["inf"]],
+            metrics=[f"{MAIN_RUN_DIR}/metrics.csv".replace("{M}", M) for M in FINITE_M + ["inf"]],
             code=code("connectivity.py"),
         params:
             **CONNECT_PARAMS,

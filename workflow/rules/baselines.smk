@@ -3,16 +3,16 @@ rule baselines:
     and metrics; smoothed dMMSE's s^2 is chosen on a T_True tuning set (tuning.csv:
     the loss at every value of the grid)."""
     output:
-        predictions=f"{OUT}/baselines/M{{M}}/predictions.npz",
-        metrics=f"{OUT}/baselines/M{{M}}/metrics.csv",
-        tuning=f"{OUT}/baselines/M{{M}}/tuning.csv",
+        predictions="{pdir}/baselines/M{M}/predictions.npz",
+        metrics="{pdir}/baselines/M{M}/metrics.csv",
+        tuning="{pdir}/baselines/M{M}/tuning.csv",
     input:
         pool=pool_input,
-        true=f"{OUT}/eval/true.npz",
+        true="{pdir}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("baselines.py"),
     params:
-        problem=PROBLEM,
+        problem=problem_params,
         n=config["eval"]["n_sequences"],
         chunk=config["eval"]["dmmse_chunk"],
         backend=config["eval"]["dmmse_backend"],
@@ -21,9 +21,9 @@ rule baselines:
         tuning_seed=config["seeds"]["eval"],
     threads: 2
     log:
-        f"{OUT}/logs/baselines/M{{M}}.log",
+        "{pdir}/logs/baselines/M{M}.log",
     benchmark:
-        f"{OUT}/benchmarks/baselines/M{{M}}.tsv"
+        "{pdir}/benchmarks/baselines/M{M}.tsv"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -31,15 +31,16 @@ rule baselines:
 
 
 rule baseline_table:
-    """All baseline metrics in one tidy table."""
+    """All baseline metrics in one tidy table, with the problem of each row."""
     output:
         f"{OUT}/tables/baselines.csv",
     input:
-        tables=expand(f"{OUT}/baselines/M{{M}}/metrics.csv", M=M_LABELS),
+        tables=baseline_files("metrics.csv"),
         code=code("concat_tables.py"),
     params:
         kind="baselines",
-        K=PROBLEM["K"],
+        K=baseline_problems("K"),
+        problems=baseline_problems("name"),
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:

@@ -1,6 +1,7 @@
 # Shared names: the output root, the sweep expanded into runs, and the package
 # source files each stage depends on (so editing one module reruns what uses it).
 import json
+import re
 from pathlib import Path
 
 # the package is on sys.path: the Snakefile puts src/ there before validating the config
@@ -18,9 +19,14 @@ config.update(_sorted)
 OUT = config["outdir"].rstrip("/")
 M_LABELS = cfg.M_labels(config)
 FINITE_M = [m for m in M_LABELS if m != "inf"]
+# Pools, evaluation sets, baselines and runs are keyed by the problem: each lives under
+# its problem's folder (the outdir itself for the main problem, so its layout is the one
+# from before problems were an axis), and groups that share a problem share them.
+PROBLEMS = cfg.all_problems(config)   # name -> Problem
+PROBLEM_DIRS = {cfg.problem_dir(config, name): p for name, p in PROBLEMS.items()}
 SETTINGS = {s.name: s for s in cfg.all_settings(config)}
-RUNS = cfg.all_runs(config)   # (setting, seed, M): one training run each
-RUN_DIR = f"{OUT}/runs/{{setting}}/seed{{seed}}/M{{M}}"
+RUNS = cfg.all_runs(config)   # (problem, setting, seed, M): one training run each
+RUN_DIR = "{pdir}/runs/{setting}/seed{seed}/M{M}"
 FIGURES = config.get("figures") or {}
 
 
@@ -28,6 +34,7 @@ wildcard_constraints:
     M="[0-9]+|inf",
     setting="[^/]+",
     seed="[0-9]+",
+    pdir="|".join(re.escape(d) for d in PROBLEM_DIRS),
 
 
 def code(script):
@@ -38,32 +45,59 @@ def code(script):
 
 def run_files(name):
     """One file of every training run, e.g. run_files("metrics.csv")."""
-    return [f"{OUT}/runs/{s}/seed{seed}/M{m}/{name}" for s, seed, m in RUNS]
+    return [f"{cfg.problem_dir(config, p)}/runs/{s}/seed{seed}/M{m}/{name}" for p, s, seed, m in RUNS]
+
+
+def run_problems(key):
+    """`key` ("name" or "K") of each run's problem, in the order of run_files."""
+    return [p if key == "name" else PROBLEMS[p].params()[key] for p, _, _, _ in RUNS]
+
+
+def problem_params(wildcards):
+    """The problem a job's {pdir} holds, as its rules receive it (Problem.params)."""
+    return PROBLEM_DIRS[wildcards.pdir].params()
+
+
+def problem_value(key):
+    return lambda wildcards: getattr(PROBLEM_DIRS[wildcards.pdir], key)
+
+
+def baseline_files(name):
+    """One baseline file per problem and M: each problem's union of its groups' M."""
+    return [f"{cfg.problem_dir(config, p)}/baselines/M{m}/{name}"
+            for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
+
+
+def baseline_problems(key):
+    """`key` ("name" or "K") of each file of baseline_files, in the same order."""
+    return [p if key == "name" else PROBLEMS[p].params()[key]
+            for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
 
 
 def pool_input(wildcards):
-    return [] if wildcards.M == "inf" else f"{OUT}/pools/pool_M{wildcards.M}.npy"
+    return [] if wildcards.M == "inf" else f"{wildcards.pdir}/pools/pool_M{wildcards.M}.npy"
 
 
 def pretrain_eval_input(wildcards):
     # M = inf: T_Pretrain is T_True, so its evaluation set is the T_True one.
-    return f"{OUT}/eval/true.npz" if wildcards.M == "inf" else f"{OUT}/eval/pretrain_M{wildcards.M}.npz"
-
-
-PROBLEM = dict(config["problem"])
+    return (f"{wildcards.pdir}/eval/true.npz" if wildcards.M == "inf"
+            else f"{wildcards.pdir}/eval/pretrain_M{wildcards.M}.npz")
 
 
 def setting_params(wildcards):
     s = SETTINGS[wildcards.setting]
-    return {"model": config["models"][s.model], "batch_size": s.batch_size, "steps": s.steps,
+    return {"model": cfg.model_spec(config, s.model), "batch_size": s.batch_size, "steps": s.steps,
             "weight_decay": s.weight_decay, "seed": int(wildcards.seed)}
 
 
 def group_params(group):
-    """What a figure script needs to know about its sweep group."""
+    """What a figure script needs to know about its sweep group (its problems by name,
+    each as Problem.params, and its M grid)."""
     return dict(group=group, vary=config["sweeps"][group]["vary"],
                 settings=[s.name for s in cfg.sweep_settings(config, group)],
-                seeds=cfg.sweep_seeds(config, group))
+                seeds=cfg.sweep_seeds(config, group),
+                problems={p.name: p.params() for p in cfg.sweep_problems(config, group)},
+                M=cfg.sweep_M_labels(config, group))
 
 
 def figure_outputs(name):
@@ -75,6 +109,13 @@ def figure_outputs(name):
                    subcategory=name, labels={"figure": name, "format": "PNG"}),
         provenance=f"{OUT}/figures/{name}.json",
     )
+
+
+def capacity_params(axes):
+    """Fig 7: for each swept axis, its group's group_params and each model's spec."""
+    return {axis: dict(group_params(g), models={s.model: cfg.model_spec(config, s.model)
+                                                for s in cfg.sweep_settings(config, g)})
+            for axis, g in axes.items()}
 
 
 # ---- the analyses of trained models (analysis.smk): which runs and pairs each job reads

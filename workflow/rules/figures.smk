@@ -15,7 +15,7 @@ if RUNS:
 
 
 rule thresholds:
-    """Task-diversity threshold per sweep group and seed, with a bootstrap interval:
+    """Task-diversity threshold per sweep group, problem and seed, with a bootstrap interval:
     where Delta^{T_True}_{PT,Ridge} vs M of the two smallest values of the swept axis
     cross (threshold.py)."""
     output:
@@ -25,9 +25,11 @@ rule thresholds:
         sequences=run_files("sequence_deltas.npz"),
         code=code("thresholds.py"),
     params:
-        groups={g: (sw["vary"], group_params(g)["settings"], group_params(g)["seeds"])
-                for g, sw in config["sweeps"].items()},
+        groups={g: {k: v for k, v in group_params(g).items() if k != "group"}
+                for g in config["sweeps"]},
         n_boot=config["eval"]["n_bootstrap"],
+        problem_dirs={cfg.problem_dir(config, name): name for name in PROBLEMS},
+        K={name: p.K for name, p in PROBLEMS.items()},
     log:
         f"{OUT}/logs/figures/thresholds.log",
     conda:

@@ -20,25 +20,25 @@ rule train:
         train_log=f"{RUN_DIR}/train_loss.csv",
     input:
         pool=pool_input,
-        true=f"{OUT}/eval/true.npz",
+        true="{pdir}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("train.py"),
     params:
-        problem=PROBLEM,
+        problem=problem_params,
         run=setting_params,
         train={k: TRAIN[k] for k in TRAIN_RESULT_KEYS},
         seeds=config["seeds"],
         curve_sequences=config["eval"]["curve_sequences"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
-        checkpoint=f"{OUT}/checkpoints/{{setting}}/seed{{seed}}/M{{M}}.pt",
-        checkpoint_root=f"{OUT}/checkpoints",
+        checkpoint="{pdir}/checkpoints/{setting}/seed{seed}/M{M}.pt",
+        checkpoint_root="{pdir}/checkpoints",
     threads: TRAIN["threads"]
     resources:
         gpu=1 if USE_GPU else 0,
     log:
-        f"{OUT}/logs/train/{{setting}}/seed{{seed}}/M{{M}}.log",
+        "{pdir}/logs/train/{setting}/seed{seed}/M{M}.log",
     benchmark:
-        f"{OUT}/benchmarks/train/{{setting}}/seed{{seed}}/M{{M}}.tsv"
+        "{pdir}/benchmarks/train/{setting}/seed{seed}/M{M}.tsv"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -56,16 +56,16 @@ rule pt_metrics:
         sequences=f"{RUN_DIR}/sequence_deltas.npz",
     input:
         predictions=f"{RUN_DIR}/predictions.npz",
-        baselines=f"{OUT}/baselines/M{{M}}/predictions.npz",
-        true=f"{OUT}/eval/true.npz",
+        baselines="{pdir}/baselines/M{M}/predictions.npz",
+        true="{pdir}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("pt_metrics.py"),
     params:
-        problem=PROBLEM,
+        problem=problem_params,
         setting=lambda wc: SETTINGS[wc.setting].__dict__,
         plateau_guard=config["eval"]["plateau_guard"],
     log:
-        f"{OUT}/logs/pt_metrics/{{setting}}/seed{{seed}}/M{{M}}.log",
+        "{pdir}/logs/pt_metrics/{setting}/seed{seed}/M{M}.log",
     conda:
         "../../envs/icl.yaml"
     script:
@@ -81,7 +81,8 @@ rule pt_table:
         code=code("concat_tables.py"),
     params:
         kind="pt_metrics",
-        K=PROBLEM["K"],
+        K=run_problems("K"),
+        problems=run_problems("name"),
     log:
         f"{OUT}/logs/tables/pt_metrics.log",
     conda:
@@ -99,7 +100,8 @@ rule pt_curves:
         code=code("concat_tables.py"),
     params:
         kind="pt_curves",
-        K=PROBLEM["K"],
+        K=run_problems("K"),
+        problems=run_problems("name"),
     log:
         f"{OUT}/logs/tables/pt_curves.log",
     conda:

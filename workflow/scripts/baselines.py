@@ -32,7 +32,7 @@ tuning = pd.DataFrame(columns=["M", "smoothing_var", "loss_per_dim", "stderr", "
 if pool is not None:
     t0 = time.perf_counter()
     tune = tuning_set(pb["D"], pb["K"], pb["noise_var"], p.n_tuning, p.tuning_seed,
-                      pb["task_scale"], pb["x_scale"])
+                      pb["task_scale"], pb["x_scale"], pb.get("prior", "gaussian"))
     s2, losses, stderrs = tune_smoothing_var(tune["xs"], tune["ys"], pool, pb["noise_var"],
                                              p.smoothing_grid, **stream)
     tuning = pd.DataFrame({"M": M, "smoothing_var": p.smoothing_grid, "loss_per_dim": losses,

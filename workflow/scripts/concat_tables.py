@@ -3,6 +3,6 @@ from icl_diversity.tables import concat_tables
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-table = concat_tables(snakemake.input.tables, p.kind, p.K)
+table = concat_tables(snakemake.input.tables, p.kind, p.K, p.problems)
 write_csv(snakemake.output[0], table)
 log.info("%d rows from %d files -> %s", len(table), len(snakemake.input.tables), snakemake.output[0])

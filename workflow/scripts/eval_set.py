@@ -8,6 +8,6 @@ M = int(snakemake.wildcards.M) if pool is not None else float("inf")
 if pool is not None:
     check_pool(pool, M, pb["D"], snakemake.input.pool)
 data = eval_set(pb["D"], pb["K"], pb["noise_var"], p.n, p.seed, pool=pool, M=M,
-                task_scale=pb["task_scale"], x_scale=pb["x_scale"])
+                task_scale=pb["task_scale"], x_scale=pb["x_scale"], prior=pb.get("prior", "gaussian"))
 save_npz(snakemake.output[0], **data)
 log.info("eval set M=%s n=%d -> %s", M, p.n, snakemake.output[0])

@@ -7,10 +7,12 @@ from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-K = snakemake.config["problem"]["K"]
+(problem, spec), = p.problems.items()   # these figures draw one problem (config.check)
+K = spec["K"]
 thresholds = read_table(snakemake.input.thresholds, "thresholds")
-fig = fig_dynamics(read_table(snakemake.input.pt_curves, "pt_curves", K), [Setting.parse(n) for n in p.settings],
-                   p.vary, thresholds[thresholds["group"] == p.group])
+fig = fig_dynamics(read_table(snakemake.input.pt_curves, "pt_curves", K, problem),
+                   [Setting.parse(n) for n in p.settings], p.vary,
+                   thresholds[(thresholds["group"] == p.group) & (thresholds["problem"] == problem)])
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")
 log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)

@@ -7,9 +7,10 @@ from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-K = snakemake.config["problem"]["K"]
-fig = fig_positions(read_table(snakemake.input.pt_metrics, "pt_metrics", K),
-                    read_table(snakemake.input.baselines, "baselines", K),
+(problem, spec), = p.problems.items()   # these figures draw one problem (config.check)
+K = spec["K"]
+fig = fig_positions(read_table(snakemake.input.pt_metrics, "pt_metrics", K, problem),
+                    read_table(snakemake.input.baselines, "baselines", K, problem),
                     [Setting.parse(n) for n in p.settings], p.vary)
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")

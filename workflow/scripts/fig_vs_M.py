@@ -7,12 +7,14 @@ from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-K = snakemake.config["problem"]["K"]
+(problem, spec), = p.problems.items()   # these figures draw one problem (config.check)
+K = spec["K"]
 settings = [Setting.parse(n) for n in p.settings]
 thresholds = read_table(snakemake.input.thresholds, "thresholds")
-fig = fig_vs_M(read_table(snakemake.input.pt_metrics, "pt_metrics", K),
-               read_table(snakemake.input.baselines, "baselines", K),
-               thresholds[thresholds["group"] == p.group], settings, p.vary, p.columns)
+fig = fig_vs_M(read_table(snakemake.input.pt_metrics, "pt_metrics", K, problem),
+               read_table(snakemake.input.baselines, "baselines", K, problem),
+               thresholds[(thresholds["group"] == p.group) & (thresholds["problem"] == problem)],
+               settings, p.vary, p.columns, inf_dmmse_is_ridge=spec.get("prior", "gaussian") == "gaussian")
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")
 log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)

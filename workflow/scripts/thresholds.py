@@ -1,31 +1,41 @@
 from pathlib import Path
 
+import pandas as pd
+
 from icl_diversity.config import Setting
 from icl_diversity.io import load_npz, setup_logging, write_csv
 from icl_diversity.tables import read_table
-from icl_diversity.tasks import M_label
-from icl_diversity.threshold import threshold_table
+from icl_diversity.tasks import M_label, parse_M
+from icl_diversity.threshold import THRESHOLD_COLUMNS, threshold_table
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-groups = {g: (vary, [Setting.parse(n) for n in names], seeds)
-          for g, (vary, names, seeds) in p.groups.items()}
 
+# each input is {problem dir}/runs/{setting}/seed{seed}/M{M}/sequence_deltas.npz
+paths = {}
+for f in snakemake.input.sequences:
+    parts = Path(f).parts
+    paths[p.problem_dirs[str(Path(*parts[:-5]))], parts[-4], int(parts[-3][4:]), parts[-2][1:]] = f
 
-# each input is .../runs/{setting}/seed{seed}/M{M}/sequence_deltas.npz
-paths = {(Path(f).parts[-4], int(Path(f).parts[-3][4:]), Path(f).parts[-2][1:]): f
-         for f in snakemake.input.sequences}
-
-
-def sequence_deltas(setting, seed, M):
-    path = paths[setting, seed, M_label(M)]
-    return load_npz(path, ("true_delta_ridge",))["true_delta_ridge"]
-
-
-pt = read_table(snakemake.input.pt_metrics, "pt_metrics", snakemake.config["problem"]["K"])
-stuck = pt[pt["stuck"]][["setting", "seed", "M"]].drop_duplicates()
+pt = read_table(snakemake.input.pt_metrics, "pt_metrics", p.K)
+stuck = pt[pt["stuck"]][["problem", "setting", "seed", "M"]].drop_duplicates()
 if len(stuck):
     log.warning("left out of the thresholds, stuck on the plateau:\n%s", stuck.to_string(index=False))
-table = threshold_table(pt, groups, sequence_deltas, n_boot=p.n_boot)
+
+# one threshold per group, problem of the group and combination of its fixed axes, from
+# the runs of that problem at the group's own M
+tables = []
+for group, g in p.groups.items():
+    settings = [Setting.parse(n) for n in g["settings"]]
+    grid = [parse_M(m) for m in g["M"]]
+    for problem in g["problems"]:
+        def sequence_deltas(setting, seed, M, problem=problem):
+            path = paths[problem, setting, seed, M_label(M)]
+            return load_npz(path, ("true_delta_ridge",))["true_delta_ridge"]
+        runs = pt[(pt["problem"] == problem) & pt["M"].isin(grid)]
+        table = threshold_table(runs, {group: (g["vary"], settings, g["seeds"])}, sequence_deltas,
+                                n_boot=p.n_boot)
+        tables.append(table.assign(problem=problem))
+table = pd.concat(tables, ignore_index=True)[THRESHOLD_COLUMNS]
 write_csv(snakemake.output[0], table)
 log.info("thresholds (log2 M, %d bootstrap replicates):\n%s", p.n_boot, table.to_string(index=False))

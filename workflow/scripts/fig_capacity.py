@@ -1,0 +1,15 @@
+# Fig 7: the threshold and the loss against weight decay, width and depth.
+
+from icl_diversity.figures import save_figure
+from icl_diversity.figures_axes import fig_capacity
+from icl_diversity.io import setup_logging
+from icl_diversity.tables import read_table
+
+log = setup_logging(snakemake.log[0])
+p = snakemake.params
+fig = fig_capacity(read_table(snakemake.input.pt_metrics, "pt_metrics"),
+                   read_table(snakemake.input.thresholds, "thresholds"), p.axes)
+save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
+            snakemake.input, snakemake.config,
+            title=f"{snakemake.rule}: sweep groups {[a['group'] for a in p.axes.values()]}")
+log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)

@@ -1,0 +1,17 @@
+# Fig 6: the task-diversity threshold as the dimension grows.
+
+from icl_diversity.figures import save_figure
+from icl_diversity.figures_axes import fig_dimension
+from icl_diversity.io import setup_logging
+from icl_diversity.tables import read_table
+
+log = setup_logging(snakemake.log[0])
+p = snakemake.params
+K = {name: spec["K"] for g in p.groups.values() for name, spec in g["problems"].items()}
+tables = {kind: read_table(snakemake.input[kind], kind) for kind in ("pt_metrics", "baselines")}
+tables = {kind: t[t["problem"].isin(K)] for kind, t in tables.items()}
+fig = fig_dimension(tables["pt_metrics"], tables["baselines"],
+                    read_table(snakemake.input.thresholds, "thresholds"), p.groups)
+save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
+            snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep groups {list(p.groups)}")
+log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)
