@@ -56,4 +56,5 @@ def test_the_command_runs_on_the_paper_preset():
     out = subprocess.run([sys.executable, "-m", "icl_diversity.plan", "presets/paper.yaml"], cwd=ROOT,
                          capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}).stdout
-    assert "126 training jobs" in out and "total written" in out
+    runs = cfg.all_runs(plan.load_config(ROOT / "presets" / "paper.yaml"))
+    assert f"{len(runs)} training jobs" in out and "over 4 problems" in out and "total written" in out

@@ -53,14 +53,20 @@ def n_evaluations(steps: int, eval_every: int) -> int:
     return math.ceil(steps / eval_every) + 1
 
 
-def csv_row_bytes(config: dict, setting) -> dict[str, float]:
+def _problem(config: dict, problem) -> dict:
+    """A run's problem as a dict (D, K, ...): the given Problem, else the top-level one."""
+    return dict(config["problem"]) if problem is None else problem.params()
+
+
+def csv_row_bytes(config: dict, setting, problem=None) -> dict[str, float]:
     """Bytes per row of curve.csv / metrics.csv and of train_loss.csv, measured by
     formatting rows of this config's shape (random values, the real step numbers)."""
     import pandas as pd
     from .metrics import run_tables
     from .train import loss_table
     rng = np.random.default_rng(0)
-    K, D, S = config["problem"]["K"], config["problem"]["D"], 8
+    pb = _problem(config, problem)
+    K, D, S = pb["K"], pb["D"], 8
     sets = {n: {"xs": rng.standard_normal((S, K, D)), "ys": rng.standard_normal((S, K)),
                 "ws": rng.standard_normal((S, D))} for n in ("true", "pretrain")}
     base = {f"{n}_{e}": rng.standard_normal((S, K)) for n in sets for e in ("Ridge", "dMMSE")}
@@ -74,14 +80,14 @@ def csv_row_bytes(config: dict, setting) -> dict[str, float]:
             "loss": len(loss.to_csv(index=False)) / len(loss)}
 
 
-def run_storage(config: dict, setting, finite_M: bool, rows: dict) -> dict[str, float]:
+def run_storage(config: dict, setting, finite_M: bool, rows: dict, problem=None) -> dict[str, float]:
     """Bytes one training run writes (outputs), and its transient peak (the rolling
     checkpoint with its logs, removed when the run completes)."""
-    pb, ev = config["problem"], config["eval"]
+    pb, ev = _problem(config, problem), config["eval"]
     K, N = pb["K"], ev["n_sequences"]
     S = N if ev.get("curve_sequences", "all") == "all" else ev["curve_sequences"]
     E = n_evaluations(setting.steps, config["train"]["eval_every"])
-    P = n_params(config["models"][setting.model], pb["D"], K)
+    P = n_params(cfg.model_spec(config, setting.model), pb["D"], K)
     metrics_per_set = 4 if finite_M else 3        # losses (noisy, clean), Delta to Ridge (and dMMSE)
     return {
         "predictions.npz": E * I64 + 2 * E * S * K * F32 + 2 * N * K * F32,
@@ -94,13 +100,15 @@ def run_storage(config: dict, setting, finite_M: bool, rows: dict) -> dict[str, 
     }
 
 
-def shared_storage(config: dict) -> float:
-    """Pools, evaluation sets and baselines (shared by every run of a given M)."""
-    pb, N = config["problem"], config["eval"]["n_sequences"]
+def shared_storage(config: dict, problem=None, M_labels=None) -> float:
+    """Pools, evaluation sets and baselines of one problem (shared by every run of a
+    given M): the top-level problem and M grid unless given."""
+    pb, N = _problem(config, problem), config["eval"]["n_sequences"]
     K, D = pb["K"], pb["D"]
-    finite = [int(M) for M in config["M"] if M_label(M) != "inf"]
+    labels = M_labels if M_labels is not None else [M_label(M) for M in config["M"]]
+    finite = [int(M) for M in labels if M != "inf"]
     eval_set = N * (K * D + K + D) * F32 + N * I64
-    baselines = sum(2 * (2 if M_label(M) != "inf" else 1) * N * K * F64 for M in config["M"])
+    baselines = sum(2 * (2 if M != "inf" else 1) * N * K * F64 for M in labels)
     return sum(M * D * F32 for M in finite) + (1 + len(finite)) * eval_set + baselines
 
 
@@ -149,47 +157,64 @@ def human_hours(seconds: float) -> str:
 
 
 def plan(config: dict, rates, rates_path=RATES) -> str:
-    runs = cfg.all_runs(config)
+    runs = cfg.all_runs(config)                      # (problem, setting, seed, M)
+    problems = cfg.all_problems(config)
     settings = {s.name: s for s in cfg.all_settings(config)}
+    # one line per (problem, setting) that has runs, in the order runs are listed
+    pairs = list(dict.fromkeys((p, s) for p, s, _, _ in runs))
     devices = sorted(set(rates["device"]) | {"cpu", "cuda"})
-    lines = [f"{len(runs)} training jobs ({len(settings)} settings x seeds x {len(config['M'])} values of M)", ""]
-    header = f"{'setting':28s} {'jobs':>5s}  " + "  ".join(f"{d + ' per job':>16s}" for d in devices)
+    n_problems = len({p for p, _ in pairs})
+    lines = [f"{len(runs)} training jobs ({len(settings)} settings x seeds x values of M"
+             + (f", over {n_problems} problems" if n_problems > 1 else "") + ")", ""]
+
+    def label(p, s):
+        return s if n_problems == 1 else f"{s} [{p}]"
+    width = max([28] + [len(label(p, s)) + 1 for p, s in pairs])
+    header = f"{'setting':{width}s} {'jobs':>5s}  " + "  ".join(f"{d + ' per job':>16s}" for d in devices)
     lines += ["compute (training steps at the measured steps/s; one job at a time per device):", header]
     totals = dict.fromkeys(devices, 0.0)
     unmeasured = set()
-    for name, s in settings.items():
-        jobs = sum(1 for r in runs if r[0] == name)
+    for p, name in pairs:
+        s = settings[name]
+        jobs = sum(1 for r in runs if r[:2] == (p, name))
         cells = []
         for d in devices:
-            r = rate_for(rates, d, config["models"][s.model], s.batch_size)
+            r = rate_for(rates, d, cfg.model_spec(config, s.model), s.batch_size)
             if r is None:
                 cells.append(f"{'unmeasured':>16s}")
                 unmeasured.add(d)
                 continue
             totals[d] += jobs * s.steps / r.steps_per_s
             cells.append(f"{human_hours(s.steps / r.steps_per_s) + ('~' if r.note else ''):>16s}")
-        lines.append(f"{name:28s} {jobs:5d}  " + "  ".join(cells))
-    lines.append(f"{'total (job time)':28s} {len(runs):5d}  " + "  ".join(
+        lines.append(f"{label(p, name):{width}s} {jobs:5d}  " + "  ".join(cells))
+    lines.append(f"{'total (job time)':{width}s} {len(runs):5d}  " + "  ".join(
         f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices))
     lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)",
               f"  rates: {shown(rates_path)} (" + "; ".join(
                   f"{d}: {', '.join(sorted(set(rates[rates['device'] == d]['measured_on'])))}"
                   for d in sorted(set(rates["device"]))) + ")", ""]
 
-    finite = {M_label(M): M_label(M) != "inf" for M in config["M"]}
     total, transient = 0.0, 0.0
     lines.append("storage (outputs per run, by setting):")
-    for name, s in settings.items():
-        rows = csv_row_bytes(config, s)
-        jobs_by_M = [(finite[m], sum(1 for r in runs if r[0] == name and r[2] == m)) for m in finite]
-        per = {is_finite: run_storage(config, s, is_finite, rows) for is_finite in (True, False)}
+    for p, name in pairs:
+        s, problem = settings[name], problems[p]
+        rows = csv_row_bytes(config, s, problem)
+        per = {is_finite: run_storage(config, s, is_finite, rows, problem) for is_finite in (True, False)}
+        for r in runs:
+            if r[:2] == (p, name):
+                total += sum(v for k, v in per[r[3] != "inf"].items() if not k.startswith("transient"))
         big = per[True]
         outputs = sum(v for k, v in big.items() if not k.startswith("transient"))
-        total += sum(n * sum(v for k, v in per[f].items() if not k.startswith("transient")) for f, n in jobs_by_M)
         transient = max(transient, big["transient checkpoint + logs"])
         detail = ", ".join(f"{k} {human_bytes(v)}" for k, v in big.items() if not k.startswith("transient"))
-        lines.append(f"  {name}: {human_bytes(outputs)} per run ({detail})")
-    shared = shared_storage(config)
+        lines.append(f"  {label(p, name)}: {human_bytes(outputs)} per run ({detail})")
+    # each problem's pools, sets and baselines, at the union of its runs' M (and the
+    # top-level problem always, at the top-level grid: the workflow makes it regardless)
+    main = cfg.main_problem(config).name
+    shared = 0.0
+    for p, problem in problems.items():
+        labels = {r[3] for r in runs if r[0] == p} | ({M_label(M) for M in config["M"]} if p == main else set())
+        shared += shared_storage(config, problem, sorted(labels))
     lines += [f"  pools, evaluation sets, baselines: {human_bytes(shared)}",
               f"  total written: {human_bytes(total + shared)} (+ figures and logs, a few MB); "
               f"a running job also holds up to {human_bytes(transient)} of rolling checkpoint and logs"]
