@@ -189,7 +189,7 @@ def profile_for_this_cluster(folder: Path) -> Path:
 
 def slurm_jobs(env) -> list[dict]:
     """Every job the controller remembers (MinJobAge keeps finished ones), as key=value dicts."""
-    out = subprocess.run(["scontrol", "show", "job", "--oneliner"], env=dict(os.environ, **env),
+    out = subprocess.run(["scontrol", "-d", "show", "job", "--oneliner"], env=dict(os.environ, **env),
                          capture_output=True, text=True, check=True).stdout
     return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in out.splitlines() if line.strip()]
 
@@ -237,7 +237,7 @@ def test_each_rule_got_the_profiles_cpus_memory_and_time(slurm_run):
         cpus = {"baselines": min(8, os.cpu_count())}.get(rule, 1)
         limit = {"train": "1-00:00:00", "baselines": "04:00:00", "pt_metrics": "01:00:00"}.get(rule, "00:30:00")
         assert (job["MinMemoryNode"], job["NumCPUs"], job["TimeLimit"]) == (f"{mem}M", str(cpus), limit), job
-        assert job["JobState"] == "COMPLETED" and "gpu" not in job.get("TresPerJob", ""), job
+        assert job["JobState"] == "COMPLETED" and job.get("JOB_GRES") == "(null)", job
 
 
 def test_a_diverging_training_job_fails_the_workflow_and_leaves_its_log(slurm_run, slurm_env):
@@ -265,7 +265,7 @@ def test_a_gpu_request_reaches_sbatch_and_the_job(slurm_run, slurm_env):
     assert len(new) == 1, new
     job = new[0]
     assert "gres:gpu:1" in job.get("TresPerJob", ""), job        # sbatch got --gpus=1
-    assert "gres/gpu=1" in job.get("TRES", ""), job              # ... and Slurm granted one
+    assert job.get("JOB_GRES") == "gpu:1", job                    # ... and Slurm granted one
     # This machine's torch sees no CUDA behind the placeholder GPU, so the job stops with
     # the error naming the cause, and leaves no output.
     assert proc.returncode != 0
