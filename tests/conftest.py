@@ -16,10 +16,10 @@ sys.path.insert(0, str(ROOT / "src"))
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "presets", "workflow", "src", "envs")
 
 
-def snakemake(*args, cwd=ROOT, check=True):
-    """Run snakemake in `cwd` (its own src/ first on the path); returns the
-    CompletedProcess, with stdout and stderr together in .stdout."""
-    env = dict(os.environ, PYTHONPATH=str(Path(cwd) / "src"))
+def snakemake(*args, cwd=ROOT, check=True, env=None):
+    """Run snakemake in `cwd` (its own src/ first on the path, `env` added to the
+    environment); returns the CompletedProcess, with stdout and stderr together in .stdout."""
+    env = dict(os.environ, **(env or {}), PYTHONPATH=str(Path(cwd) / "src"))
     proc = subprocess.run([SNAKEMAKE, *args], cwd=cwd, env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if check and proc.returncode != 0:

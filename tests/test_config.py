@@ -46,6 +46,9 @@ def with_change(path, value):
     (("eval", "curve_sequences"), 0, "eval.curve_sequences"),
     (("eval", "curve_sequences"), "some", "eval.curve_sequences"),
     (("train", "check_every"), 0, "train.check_every"),
+    (("train", "gpus_per_job"), 2, "train.gpus_per_job"),
+    (("train", "gpus_per_job"), -1, "train.gpus_per_job"),
+    (("train", "gpus_per_job"), 0.5, "train.gpus_per_job"),
 ])
 def test_schema_rejects_bad_values(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
@@ -87,6 +90,15 @@ def test_schema_rejects_unknown_keys():
 def test_cross_key_checks(path, value, needle):
     with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
         cfg.validate(with_change(path, value))
+
+
+def test_a_gpu_request_with_device_cpu_is_refused():
+    c = with_change(("train", "gpus_per_job"), 1)     # smoke sets device: cpu
+    with pytest.raises(cfg.ConfigError, match="train.device is cpu but train.gpus_per_job"):
+        cfg.validate(c)
+    c["train"]["device"] = "auto"
+    assert cfg.validate(c)["train"]["gpus_per_job"] == 1
+
 
 
 PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml",

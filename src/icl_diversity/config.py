@@ -251,6 +251,9 @@ def check(config: dict) -> None:
             raise ConfigError(f"sweeps: steps must be >= 2 for the triangle schedule ({s.name})")
     if t["eval_every"] < 1 or t["checkpoint_every"] < 1:
         raise ConfigError("train.eval_every and train.checkpoint_every must be >= 1")
+    if t.get("device") == "cpu" and t.get("gpus_per_job", 0) >= 1:
+        raise ConfigError("train.device is cpu but train.gpus_per_job asks each training job "
+                          "for a GPU it would never use; set one of them differently")
     curve = config["eval"].get("curve_sequences", "all")
     if curve != "all" and curve > config["eval"]["n_sequences"]:
         raise ConfigError(f"eval.curve_sequences ({curve}) exceeds eval.n_sequences "

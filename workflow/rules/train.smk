@@ -1,13 +1,9 @@
-import shutil
-
 TRAIN = config["train"]
-# What defines a trained model's numbers. The other train keys (threads, device, compile,
-# checkpoint_every, check_every, max_loss) are execution knobs: the script reads them from the config,
-# so changing one never reruns a finished run (and the rolling checkpoint stays valid).
+# What defines a trained model's numbers. The other train keys (threads, device,
+# gpus_per_job, compile, checkpoint_every, check_every, max_loss) are execution knobs: the
+# script reads them from the config, so changing one never reruns a finished run (and the
+# rolling checkpoint stays valid).
 TRAIN_RESULT_KEYS = ("lr", "eval_every", "bf16")
-# A training job holds one GPU when CUDA may be used; `--resources gpu=N` caps how
-# many run at once. Without a GPU the job runs on `threads` CPU threads.
-USE_GPU = TRAIN["device"] == "cuda" or (TRAIN["device"] == "auto" and shutil.which("nvidia-smi"))
 
 
 rule train:
@@ -34,7 +30,9 @@ rule train:
         checkpoint_root="{pdir}/checkpoints",
     threads: TRAIN["threads"]
     resources:
-        gpu=1 if USE_GPU else 0,
+        # Asked for explicitly (never probed on the host that builds the DAG): under Slurm
+        # it becomes --gpus; locally `--resources gpu=N` lets N jobs hold one at once.
+        gpu=TRAIN["gpus_per_job"],
     log:
         "{pdir}/logs/train/{setting}/seed{seed}/M{M}.log",
     benchmark:

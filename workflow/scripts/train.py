@@ -1,7 +1,10 @@
+import os
+
 import pandas as pd
 import torch
 
 from icl_diversity.checkpoint import save_checkpoint
+from icl_diversity.devices import holds_gpu, training_device
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.model import ModelConfig
 from icl_diversity.tasks import check_eval_set, check_pool
@@ -13,10 +16,10 @@ p = snakemake.params
 pb, run, seeds = p.problem, p.run, p.seeds
 tr = dict(snakemake.config["train"], **p.train)   # execution knobs come from the config
 
-want_cuda = tr["device"] == "cuda" or (tr["device"] == "auto" and snakemake.resources.get("gpu", 0) >= 1)
-if tr["device"] == "cuda" and not torch.cuda.is_available():
-    raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device")
-device = "cuda" if want_cuda and torch.cuda.is_available() else "cpu"
+held = holds_gpu(snakemake.resources)
+device = training_device(tr["device"], held, torch.cuda.is_available(), os.environ.get("CUDA_VISIBLE_DEVICES"))
+if held and device == "cpu":
+    log.warning("the job holds a GPU but train.device is cpu: the GPU stays idle")
 torch.set_num_threads(snakemake.threads)
 log.info("setting %s, seed %d, M=%s, device %s, %d thread(s)", snakemake.wildcards.setting,
          run["seed"], snakemake.wildcards.M, device, snakemake.threads)
