@@ -202,7 +202,8 @@ def test_new_axes_plan_only_new_jobs_and_share_each_problem(finished_smoke):
     assert sorted(jobs["task_pool"]) == [f"{D4}/pools/pool_M{m}.npy" for m in (16, 2, 4)]
     assert jobs["eval_set_true"] == [f"{D4}/eval/true.npz"]
     assert len(jobs["eval_set_pretrain"]) == 3
-    assert sorted(p.split("/")[-2] for p in jobs["baselines"][::2]) == ["M16", "M2", "M4", "Minf"]
+    assert sorted(p.split("/")[-2] for p in jobs["baselines"] if p.endswith("predictions.npz")) \
+        == ["M16", "M2", "M4", "Minf"]
     assert all(p.startswith(D4) for rule in ("task_pool", "eval_set_true", "baselines")
                for p in jobs[rule])
     # training: decay's wd 0.01 settings at 3 M; dim's D = 4 at 3 M; wide's 3 M
@@ -247,7 +248,7 @@ def test_the_laplace_prior_reaches_the_pools_and_T_True(finished_smoke):
 def test_a_finished_runs_params_are_those_written_before_problems_were_an_axis(smoke_workflow):
     """Snakemake's own record of a finished train job: its params are, text for text,
     what the rules passed before the problem was an axis (so a finished study does not
-    look changed)."""
+    look changed), plus the curve subset that the storage redesign added."""
     import base64
     import json
     wf, _ = smoke_workflow
@@ -259,6 +260,7 @@ def test_a_finished_runs_params_are_those_written_before_problems_were_an_axis(s
         "{'D': 3, 'K': 8, 'noise_var': 0.25, 'task_scale': 1.0, 'x_scale': 1.0}",
         "{'eval': 104, 'model': 100, 'pool': 102, 'train': 101}",
         "{'lr': 0.003, 'eval_every': 20, 'bf16': False}",
+        "64",    # eval.curve_sequences, added by the storage redesign (issue 12)
         "{'model': {'n_embd': 16, 'n_head': 2, 'n_layer': 1}, 'batch_size': 16, 'steps': 60, "
         "'weight_decay': 0.0, 'seed': 0}"])
 
