@@ -103,7 +103,13 @@ def test_a_gpu_request_with_device_cpu_is_refused():
 
 PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml",
            "presets/smoke_axes.yaml", "presets/laptop_dimension.yaml",
-           "presets/laptop_capacity.yaml", "presets/laptop_laplace.yaml"]
+           "presets/laptop_capacity.yaml", "presets/laptop_laplace.yaml",
+           "presets/laptop_dip.yaml"]
+
+
+def test_every_preset_is_listed():
+    assert sorted(f"presets/{p.name}" for p in (ROOT / "presets").glob("*.yaml")) == \
+        sorted(p for p in PRESETS if p.startswith("presets/"))
 
 
 def test_presets_are_valid():

@@ -88,6 +88,16 @@ def test_duplicates_and_missing_columns_are_found(table_file):
         read_table(table_file, "pt_metrics", K)
 
 
+def test_label_columns_stay_text_when_a_file_holds_one_value(table_file, tmp_path):
+    """A file whose eval_set is "true" throughout (the Laplace Bayes rows) must not read
+    as booleans, or its rows would not concatenate with other files' "true" rows."""
+    other = tmp_path / "pretrain.csv"
+    run_table(1).assign(eval_set="pretrain").to_csv(other, index=False)
+    assert read_table(table_file, "pt_metrics", K)["eval_set"].tolist() == ["true"] * 4 * (K + 1)
+    both = concat_tables([table_file, other], "pt_metrics", K)
+    assert sorted(set(both["eval_set"])) == ["pretrain", "true"]
+
+
 def test_concat_checks_every_input(tmp_path):
     paths = []
     for seed in (0, 1):

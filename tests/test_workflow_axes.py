@@ -322,6 +322,34 @@ def test_laplace_baselines_have_no_dmmse_at_inf(axes_run):
     assert not len(lap[(lap["estimator"] == "dMMSE") & np.isinf(lap["M"])])
 
 
+def test_laplace_problem_has_bayes_rows_from_the_gibbs_estimator(axes_run):
+    """The Laplace problem's Bayes estimator reaches the baselines table: T_True rows at
+    each of the problem's M, computed from its evaluation set with the seeded chains (the
+    same call gives the same predictions), and no Bayes rows for Gaussian problems."""
+    import pandas as pd
+    from icl_diversity import tasks
+    from icl_diversity.laplace import GIBBS_INDEX, laplace_bayes_predict
+    from icl_diversity.metrics import estimator_rows
+    wf, _ = axes_run
+    lap = wf / "out" / "problems" / "D3-K8-noise0.25-laplace"
+    base = pd.read_csv(wf / "out" / "tables" / "baselines.csv")
+    bayes = base[base["estimator"] == "Bayes"]
+    assert set(bayes["problem"]) == {"D3-K8-noise0.25-laplace"}
+    assert set(bayes["M"]) == {2.0, np.inf} and set(bayes["eval_set"]) == {"true"}
+    true = np.load(lap / "eval" / "true.npz")
+    expect, _ = laplace_bayes_predict(true["xs"], true["ys"], 0.25, 1.0, n_samples=2000,
+                                      rng=tasks.rng(104, "eval_task", *GIBBS_INDEX))
+    got = np.load(lap / "baselines" / "bayes" / "predictions.npz")
+    np.testing.assert_allclose(got["true_Bayes"], expect, rtol=1e-12)
+    row = estimator_rows({"Bayes": expect}, true, 3, ["Bayes"])[0]    # noisy y, position 0
+    table = bayes[(bayes["metric"] == "loss_per_dim") & (bayes["target"] == "noisy") &
+                  (bayes["position"] == 0)]
+    np.testing.assert_allclose(table["value"], row["value"], rtol=1e-9)
+    assert len(bayes[bayes["metric"] == "delta_ridge"]) > 0
+    assert "Laplace-prior Bayes estimator on 128 T_True sequences" in \
+        (lap / "logs" / "baselines" / "bayes.log").read_text()
+
+
 # ---------------------------------------------------------------- what Figs 6 and 7 plot
 
 def _pt_rows(problem, setting, value, Ms=(2.0, 4.0, 8.0, np.inf), stuck=False):

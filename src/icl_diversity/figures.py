@@ -32,7 +32,10 @@ PANELS = {   # column of a vs-M figure -> (metric, target, y label)
 }
 BASELINE_STYLE = {"dMMSE": dict(color="tab:red", ls="--", marker="s"),
                   "smoothed_dMMSE": dict(color="tab:purple", ls="-.", marker="v"),
-                  "Ridge": dict(color="black", ls=":", marker="D")}
+                  "Ridge": dict(color="black", ls=":", marker="D"),
+                  # the Bayes estimator of a non-Gaussian task prior (Laplace), on T_True only
+                  "Bayes": dict(color="tab:green", ls="-", marker="*")}
+BASELINE_LABELS = {"smoothed_dMMSE": "smoothed dMMSE", "Bayes": "Bayes (task prior)"}
 VARY_NAMES = {"batch_size": "batch", "steps": "steps"}
 
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 10, "legend.fontsize": 8,
@@ -249,7 +252,7 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
                 for est, style in BASELINE_STYLE.items():
                     plot_vs_M(ax, select(baselines, estimator=est, eval_set=eval_set,
                                          metric=metric, target=target, position=0),
-                              M_grid, est.replace("_", " "), **style)
+                              M_grid, BASELINE_LABELS.get(est, est), **style)
             else:
                 plain_log_y(ax)
             format_M_axis(ax, M_grid)
@@ -363,7 +366,7 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
         for s in settings:
             curve(select(pt, setting=s.name), labels[s.name], color=colors[s.name])
         for est, style in BASELINE_STYLE.items():
-            curve(select(baselines, estimator=est), est.replace("_", " "), **style)
+            curve(select(baselines, estimator=est), BASELINE_LABELS.get(est, est), **style)
         ax.set_title(f"M = {pow2(M)}")
         ax.set_xlabel("context position k")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

@@ -23,6 +23,12 @@ import numpy as np
 from .baselines import _check_sequences, _prefix_moments
 
 
+# The Gibbs chains' stream in the workflow: the T_True evaluation set's task stream (index
+# 0) with one more index, as the smoothed-dMMSE tuning set does (baselines.TUNING_INDEX),
+# so that adding it does not edit tasks.py, which every training job runs.
+GIBBS_INDEX = (0, 2)
+
+
 def laplace_scale(task_scale: float) -> float:
     """b of the Laplace prior whose variance 2 b^2 is task_scale^2."""
     return task_scale / math.sqrt(2.0)

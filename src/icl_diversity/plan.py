@@ -109,6 +109,8 @@ def shared_storage(config: dict, problem=None, M_labels=None) -> float:
     finite = [int(M) for M in labels if M != "inf"]
     eval_set = N * (K * D + K + D) * F32 + N * I64
     baselines = sum(2 * (2 if M != "inf" else 1) * N * K * F64 for M in labels)
+    if pb.get("prior") == "laplace":   # its Bayes estimator's predictions and their errors
+        baselines += 2 * N * K * F64
     return sum(M * D * F32 for M in finite) + (1 + len(finite)) * eval_set + baselines
 
 

@@ -30,6 +30,7 @@ SPECS = {   # kind -> (columns it must have, columns that identify a row but pos
     "connectivity": (PAIR_COLUMNS + ["t", "value", "stderr"], PAIR_COLUMNS + ["t"]),
     "barriers": (PAIR_COLUMNS + BARRIER_COLUMNS, PAIR_COLUMNS),
 }
+TEXT_COLUMNS = ("estimator", "eval_set", "metric", "target", "setting", "problem")
 # Kinds whose seed column may hold text: "all" (thresholds over every seed), "-" (baselines)
 TEXT_SEED = ("thresholds", "interpolation")
 # Learning curves keep the mean over positions (position 0) only: per-position curves at
@@ -63,7 +64,9 @@ def read_table(path, kind: str, K: int | dict | None = None, problem: str | None
     if not path.exists():
         raise FileNotFoundError(f"missing table: {path}")
     try:
-        table = pd.read_csv(path, dtype={"seed": str} if kind in TEXT_SEED else None)
+        # label columns stay text: a file whose eval_set is all "true" would read as booleans
+        text = {c: str for c in TEXT_COLUMNS} | ({"seed": str} if kind in TEXT_SEED else {})
+        table = pd.read_csv(path, dtype=text)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise TableError(f"{path}: not a readable {kind} table ({e})") from e
     missing = [c for c in columns if c not in table.columns]

@@ -30,17 +30,49 @@ rule baselines:
         "../scripts/baselines.py"
 
 
+# Problems with the Laplace task prior: their Bayes estimator has no closed form (it is
+# neither Ridge nor dMMSE at M = inf), so it is estimated once per problem by Gibbs sampling.
+LAPLACE_PROBLEMS = [name for name, p in PROBLEMS.items() if p.params().get("prior") == "laplace"]
+
+
+rule laplace_bayes:
+    """The Bayes estimator of a Laplace-prior problem on its T_True set (Gibbs sampling,
+    with its Monte-Carlo standard error), as baseline rows for each of the problem's M."""
+    output:
+        predictions="{pdir}/baselines/bayes/predictions.npz",
+        metrics="{pdir}/baselines/bayes/metrics.csv",
+    input:
+        true="{pdir}/eval/true.npz",
+        code=code("laplace_bayes.py"),
+    params:
+        problem=problem_params,
+        M=lambda wildcards: cfg.problem_M_labels(config, PROBLEM_DIRS[wildcards.pdir].name),
+        n=config["eval"]["n_sequences"],
+        sweeps=config["eval"]["laplace_sweeps"],
+        seed=config["seeds"]["eval"],
+    log:
+        "{pdir}/logs/baselines/bayes.log",
+    benchmark:
+        "{pdir}/benchmarks/baselines/bayes.tsv"
+    conda:
+        "../../envs/icl.yaml"
+    script:
+        "../scripts/laplace_bayes.py"
+
+
 rule baseline_table:
-    """All baseline metrics in one tidy table, with the problem of each row."""
+    """All baseline metrics in one tidy table, with the problem of each row (and the
+    Laplace-prior problems' Bayes rows)."""
     output:
         f"{OUT}/tables/baselines.csv",
     input:
-        tables=baseline_files("metrics.csv"),
+        tables=baseline_files("metrics.csv") + [
+            f"{cfg.problem_dir(config, p)}/baselines/bayes/metrics.csv" for p in LAPLACE_PROBLEMS],
         code=code("concat_tables.py"),
     params:
         kind="baselines",
-        K=baseline_problems("K"),
-        problems=baseline_problems("name"),
+        K=baseline_problems("K") + [PROBLEMS[p].params()["K"] for p in LAPLACE_PROBLEMS],
+        problems=baseline_problems("name") + LAPLACE_PROBLEMS,
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:
