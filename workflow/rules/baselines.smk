@@ -32,7 +32,8 @@ rule baselines:
 
 # Problems with the Laplace task prior: their Bayes estimator has no closed form (it is
 # neither Ridge nor dMMSE at M = inf), so it is estimated once per problem by Gibbs sampling.
-LAPLACE_PROBLEMS = [name for name, p in PROBLEMS.items() if p.params().get("prior") == "laplace"]
+BAYES_METRICS = {name: f"{cfg.problem_dir(config, name)}/baselines/bayes/metrics.csv"
+                 for name, p in PROBLEMS.items() if p.prior == "laplace"}
 
 
 rule laplace_bayes:
@@ -66,13 +67,12 @@ rule baseline_table:
     output:
         f"{OUT}/tables/baselines.csv",
     input:
-        tables=baseline_files("metrics.csv") + [
-            f"{cfg.problem_dir(config, p)}/baselines/bayes/metrics.csv" for p in LAPLACE_PROBLEMS],
+        tables=baseline_files("metrics.csv") + list(BAYES_METRICS.values()),
         code=code("concat_tables.py"),
     params:
         kind="baselines",
-        K=baseline_problems("K") + [PROBLEMS[p].params()["K"] for p in LAPLACE_PROBLEMS],
-        problems=baseline_problems("name") + LAPLACE_PROBLEMS,
+        K=baseline_problems("K") + [PROBLEMS[p].params()["K"] for p in BAYES_METRICS],
+        problems=baseline_problems("name") + list(BAYES_METRICS),
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:

@@ -12,6 +12,8 @@ from icl_diversity.laplace import GIBBS_INDEX, laplace_bayes_predict
 from icl_diversity.metrics import estimator_rows, to_frame
 from icl_diversity.tasks import check_eval_set, parse_M
 
+BURN_IN = 200   # sweeps discarded before averaging (the schema's and caption's "burn-in of 200")
+
 log = setup_logging(snakemake.log[0])
 p, pb = snakemake.params, snakemake.params.problem
 if pb.get("prior", "gaussian") != "laplace":
@@ -21,7 +23,7 @@ check_eval_set(data, pb["K"], pb["D"], snakemake.input.true, n=p.n)
 t0 = time.perf_counter()
 bayes, stderr = laplace_bayes_predict(
     data["xs"], data["ys"], pb["noise_var"], pb["task_scale"], n_samples=p.sweeps,
-    rng=tasks.rng(p.seed, "eval_task", *GIBBS_INDEX))
+    burn_in=BURN_IN, rng=tasks.rng(p.seed, "eval_task", *GIBBS_INDEX))
 ridge = ridge_predict(data["xs"], data["ys"], pb["noise_var"], pb["task_scale"] ** 2)
 log.info("Laplace-prior Bayes estimator on %d T_True sequences: %d sweeps per prefix in %.1fs; "
          "Monte-Carlo standard error of a prediction: median %.2g, max %.2g",
