@@ -6,7 +6,14 @@ what the default study promises:
     its gap to Ridge) within the first 40% of its steps, and ends within 10% of
     Ridge's T_True L/D;
   - at the smallest M the PT is within 10% of dMMSE's T_True L/D;
-  - no run is stuck; the per-seed threshold intervals overlap.
+  - no run is stuck;
+  - the threshold over all seeds (the seed-bootstrap crossing of the mean curves) is
+    found, and every seed's own crossing lies between the same two grid points as it.
+
+Each seed's own interval resamples only the evaluation sequences: it says how well that
+run's crossing is measured, not where another seed's will be, so per-seed intervals are
+printed (and whether they overlap) but not required to overlap; the spread between
+seeds is what the all-seeds interval and the shared grid octave speak to.
 
     .venv/bin/python benchmarks/check_study.py results
 """
@@ -66,12 +73,31 @@ def main():
     cols = ["group", "seed", "n_seeds", "log2_threshold", "ci_low", "ci_high", "found_fraction",
             "status"]
     print(f"\nthresholds (log2 M)\n{thr[cols].round(2).to_string(index=False)}")
-    for group, rows in thr[thr["seed"] != "all"].groupby("group"):
-        lo, hi = rows["ci_low"].max(), rows["ci_high"].min()
-        if rows["status"].isin(["found", "several"]).all() and lo <= hi:
-            print(f"  {group}: the {len(rows)} per-seed intervals overlap on [{lo:.2f}, {hi:.2f}]")
-        else:
-            failures.append(f"{group}: per-seed thresholds missing or their intervals disjoint")
+    grid = np.log2(finite)
+
+    def octave(t):
+        """The two grid points (log2 M) that bracket a crossing at t."""
+        i = int(np.searchsorted(grid, t)) if np.isfinite(t) else 0
+        return (grid[i - 1], grid[i]) if 0 < i < len(grid) else None
+
+    for group, rows in thr.groupby("group"):
+        pooled, seeds = rows[rows["seed"] == "all"].iloc[0], rows[rows["seed"] != "all"]
+        if pooled["status"] not in ("found", "several"):
+            failures.append(f"{group}: no significant threshold over all seeds ({pooled['status']})")
+            continue
+        bracket = octave(pooled["log2_threshold"])
+        print(f"  {group}: all seeds 2^{pooled['log2_threshold']:.2f} "
+              f"[{pooled['ci_low']:.2f}, {pooled['ci_high']:.2f}], between 2^{bracket[0]:g} "
+              f"and 2^{bracket[1]:g}")
+        if len(seeds):
+            t = seeds["log2_threshold"]
+            print(f"  {group}: per-seed crossings 2^{t.min():.2f} to 2^{t.max():.2f} "
+                  f"(spread {t.max() - t.min():.2f} octaves); per-seed intervals "
+                  + ("overlap" if seeds["ci_low"].max() <= seeds["ci_high"].min() else "disjoint"))
+            for r in seeds.itertuples():
+                if r.status not in ("found", "several") or octave(r.log2_threshold) != bracket:
+                    failures.append(f"{group} seed {r.seed}: crossing {r.log2_threshold:.2f} "
+                                    f"({r.status}) not between the same grid points as all seeds'")
     print("\n" + ("\n".join(f"FAIL {f}" for f in failures) if failures else "all checks pass"))
     sys.exit(1 if failures else 0)
 

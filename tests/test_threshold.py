@@ -91,10 +91,12 @@ def test_a_crossing_inside_the_noise_is_not_significant():
     assert 0 < t.best_crossing < 3
 
 
-def _runs(true_diff, n_seeds, N, rng, seed_sd=0.0, noise=0.05):
+def _runs(true_diff, n_seeds, N, rng, seed_sd=0.0, noise=0.05, shared_sd=0.0):
     """Per-sequence deltas (seeds, M, N) of a small- and a large-data curve whose mean
-    difference is true_diff, with per-seed offsets of sd seed_sd."""
-    base = 0.5 + np.zeros((n_seeds, len(true_diff), N))
+    difference is true_diff, with per-seed offsets of sd seed_sd drawn for each curve
+    and of sd shared_sd common to both curves of a seed (a shared initialisation)."""
+    shared = shared_sd * rng.standard_normal((n_seeds, len(true_diff), 1))
+    base = 0.5 + shared + np.zeros((n_seeds, len(true_diff), N))
     small = base + seed_sd * rng.standard_normal((n_seeds, len(true_diff), 1)) \
         + noise * rng.standard_normal(base.shape)
     large = base + true_diff[None, :, None] + seed_sd * rng.standard_normal(
@@ -127,6 +129,27 @@ def test_bootstrap_over_seeds_widens_the_interval():
     small2, large2 = _runs(diff, 4, 400, rng, seed_sd=0.02, noise=0.05)
     loose = bootstrap_threshold(NOISY_X, small2, large2, n_boot=300)
     assert np.nanmedian(loose["stderr"]) > 2 * np.nanmedian(tight["stderr"])
+
+
+def test_bootstrap_resamples_a_seed_as_a_pair_of_curves():
+    """Seed-to-seed offsets shared by both curves of a seed (their common initialisation
+    and batch stream) cancel in the difference, so they must not count as its noise:
+    the standard errors are those of the per-seed differences, checked against the
+    plain formula, and the crossing stays significant. Resampling each curve's seeds
+    on its own would put the shared spread (0.05 here, against a difference of 0.02)
+    into every standard error and find nothing."""
+    rng = np.random.default_rng(5)
+    diff = np.where(NOISY_X < 6.5, 0.02, -0.02)
+    small, large = _runs(diff, 4, 400, rng, noise=0.05, shared_sd=0.05)
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=1000)
+    assert b["threshold"].found and b["found_fraction"] > 0.9
+    assert 6 <= b["ci_low"] <= b["threshold"].log2_M <= b["ci_high"] <= 7
+    per_seed = (large - small).mean(axis=2)                       # (seeds, M)
+    plain = per_seed.std(axis=0, ddof=0) / np.sqrt(4)             # bootstrap se of a mean
+    sequence = (large - small).std(axis=2).mean(axis=0) / np.sqrt(4 * 400)
+    expected = np.sqrt(plain ** 2 + sequence ** 2)
+    assert np.median(b["stderr"] / expected) == pytest.approx(1.0, abs=0.25)
+    assert np.median(b["stderr"]) < 0.05 / 4
 
 
 def test_bootstrap_leaves_out_nan_runs():

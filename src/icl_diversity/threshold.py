@@ -143,10 +143,14 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
     ones) at each finite M; both curves are evaluated on the same N sequences. A curve
     is the mean over its seeds. Each replicate resamples the sequences (the same draw
     for every run, since they share the evaluation set) and, when there are several
-    seeds, each curve's seeds with replacement (one draw across M: a seed's runs at
-    different M share their initialisation and batch stream). The standard errors the
-    chooser uses are the replicates' standard deviations; the interval is the central
-    `level` of the replicates' thresholds, over those that found one.
+    seeds, the seeds with replacement: one draw across M, since a seed's runs at
+    different M share their initialisation and batch stream, and one draw for both
+    curves, since seed s of the small- and of the large-data curve share them too (the
+    seed, a pair of curves, is the unit that is replicated). Drawing each curve's seeds
+    independently would treat that shared part of the seed-to-seed spread as noise in
+    the difference. The standard errors the chooser uses are the replicates' standard
+    deviations; the interval is the central `level` of the replicates' thresholds, over
+    those that found one.
     """
     small, large = (np.asarray(a, dtype=np.float64) for a in (small, large))
     n_seeds, n_M, N = small.shape
@@ -154,12 +158,12 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
     weights = rng.multinomial(N, np.full(N, 1.0 / N), size=n_boot) / N     # (B, N)
     per_run = {name: np.einsum("bn,smn->bsm", weights, np.nan_to_num(a))   # (B, seeds, M)
                for name, a in (("small", small), ("large", large))}
+    pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds)) if n_seeds > 1 else None
     curves, point = {}, {}
     for name, a in (("small", small), ("large", large)):
         valid = np.isfinite(a).all(axis=2)                                  # (seeds, M)
         reps = np.where(valid[None], per_run[name], np.nan)
-        if n_seeds > 1:
-            pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+        if pick is not None:
             reps = np.take_along_axis(reps, pick[:, :, None], axis=1)
         with _quiet():
             curves[name] = np.nanmean(reps, axis=1)                          # (B, M)
