@@ -103,7 +103,8 @@ def test_a_gpu_request_with_device_cpu_is_refused():
 
 PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml",
            "presets/smoke_axes.yaml", "presets/laptop_dimension.yaml",
-           "presets/laptop_capacity.yaml", "presets/laptop_laplace.yaml",
+           "presets/laptop_decay.yaml", "presets/laptop_width.yaml",
+           "presets/laptop_depth.yaml", "presets/laptop_laplace.yaml",
            "presets/laptop_dip.yaml"]
 
 
