@@ -32,10 +32,19 @@ def main():
     ap.add_argument("outdir", type=Path)
     ap.add_argument("--escape-by", type=float, default=0.4)
     ap.add_argument("--tolerance", type=float, default=0.10)
+    ap.add_argument("--problem", help="which problem's runs to check (needed when the "
+                    "tables hold several, e.g. D4-K16-noise0.25-laplace)")
     args = ap.parse_args()
-    pt = pd.read_csv(args.outdir / "tables" / "pt_metrics.csv")
-    base = pd.read_csv(args.outdir / "tables" / "baselines.csv")
-    thr = pd.read_csv(args.outdir / "tables" / "thresholds.csv", dtype={"seed": str})
+    pt = pd.read_csv(args.outdir / "tables" / "pt_metrics.csv", dtype={"problem": str})
+    base = pd.read_csv(args.outdir / "tables" / "baselines.csv", dtype={"problem": str})
+    thr = pd.read_csv(args.outdir / "tables" / "thresholds.csv",
+                      dtype={"seed": str, "problem": str})
+    problems = sorted(pt["problem"].unique())
+    problem = args.problem or (problems[0] if len(problems) == 1 else None)
+    if problem not in problems:
+        sys.exit(f"--problem must name one of the runs' problems: {', '.join(problems)}")
+    pt, base, thr = (t[t["problem"] == problem] for t in (pt, base, thr))
+    print(f"problem {problem}")
 
     def loss(t):
         return t[(t["eval_set"] == "true") & (t["metric"] == "loss_per_dim")
@@ -43,7 +52,7 @@ def main():
     pt_l, base_l = loss(pt), loss(base)
     ridge = base_l[base_l["estimator"] == "Ridge"].set_index("M")["value"]
     dmmse = base_l[base_l["estimator"] == "dMMSE"].set_index("M")["value"]
-    dmmse.loc[np.inf] = ridge.loc[np.inf] if np.inf in ridge.index else np.nan
+    dmmse = dmmse[np.isfinite(dmmse.index)]
     Ms = sorted(pt_l["M"].unique())
     finite = [m for m in Ms if np.isfinite(m)]
     failures = []
