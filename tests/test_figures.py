@@ -169,6 +169,29 @@ def test_fig_vs_M_draws_one_curve_per_setting_at_the_grid_with_the_threshold():
     plt.close(fig)
 
 
+def test_legend_names_the_baselines_drawn_and_only_those():
+    """A baseline with no rows (no Bayes estimator for a Gaussian prior) gets no legend
+    entry; one drawn on T_True only (the Laplace prior's Bayes) gets exactly one."""
+    import matplotlib.pyplot as plt
+    from icl_diversity.figures import fig_vs_M
+    settings, pt, base, thr = _synthetic()
+
+    def legend(fig):
+        return [t.get_text() for t in fig.legends[0].get_texts()]
+    fig = fig_vs_M(pt, base, thr, settings, "batch_size")
+    assert {"Ridge", "dMMSE", "PT, batch 8"} <= set(legend(fig))
+    assert "Bayes (task prior)" not in legend(fig) and "smoothed dMMSE" not in legend(fig)
+    plt.close(fig)
+    bayes = base[(base["estimator"] == "Ridge") & (base["eval_set"] == "true")].assign(
+        estimator="Bayes", value=0.45)
+    fig = fig_vs_M(pt, pd.concat([base, bayes]), thr, settings, "batch_size")
+    assert legend(fig).count("Bayes (task prior)") == 1
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert "Bayes (task prior)" not in {line.get_label() for line in axes[0, 0].lines}
+    assert "Bayes (task prior)" in {line.get_label() for line in axes[1, 0].lines}
+    plt.close(fig)
+
+
 def test_stuck_runs_are_open_markers_and_left_out_of_the_mean():
     import matplotlib.pyplot as plt
     from icl_diversity.figures import fig_vs_M

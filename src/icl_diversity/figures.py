@@ -158,6 +158,8 @@ def plot_vs_M(ax, rows: pd.DataFrame, M_grid, label: str, **style) -> None:
     """One curve of value vs M: the mean over seeds through the finite M with its band
     (seed_summary), a lone marker with a bar at inf (the break is not a line segment),
     and an open marker for every run stuck on the plateau."""
+    if not len(rows):    # nothing to draw (e.g. no Bayes rows for a Gaussian prior): no legend entry
+        return
     summary = seed_summary(rows, "M").sort_values("M")
     x = M_positions(summary["M"], M_grid)
     finite = np.isfinite(summary["M"]).to_numpy()
@@ -219,8 +221,13 @@ def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
 
 
 def figure_legend(fig, ax) -> None:
-    """One legend for the whole figure, below the panels, built from `ax`'s curves."""
-    handles, labels = ax.get_legend_handles_labels()
+    """One legend for the whole figure, below the panels: `ax`'s curves, then those that
+    only other panels draw (e.g. a baseline evaluated on T_True only), each label once."""
+    entries = {}
+    for a in [ax] + [a for a in fig.axes if a is not ax]:
+        for handle, label in zip(*a.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    labels, handles = list(entries), list(entries.values())
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
                frameon=False, fontsize=9)
 
