@@ -429,6 +429,11 @@ def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
     np.testing.assert_allclose(open_marker[-1].get_xdata(), [1])
     losses = {line.get_label(): line.get_ydata() for line in bottom.lines}
     np.testing.assert_allclose(losses["small, batch_size 8"], [0.1, 0.3])    # L/D at M = 8
+    assert bottom.get_title().startswith("one training seed: no band")      # seed 0 only
+    plt.close(fig)
+    two_seeds = pd.concat([pt, pt.assign(seed=1)])
+    fig = fig_capacity(two_seeds, thr, axes)
+    assert fig.axes[1].get_title() == "mean over seeds; band: range over seeds"
     plt.close(fig)
 
 

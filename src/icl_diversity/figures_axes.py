@@ -223,4 +223,6 @@ def draw_loss_vs_axis(ax, pt: pd.DataFrame, points: pd.DataFrame, problem: str, 
         ax.plot(x, line["mean"], marker="o", color=f"C{i}", label=f"{family}, {info['vary']} {vary_value}")
         ax.fill_between(x, line["min"], line["max"], color=f"C{i}", alpha=0.15, lw=0)
     ax.set_ylabel(rf"L / D on $T_{{\mathrm{{True}}}}$ at M = $2^{{{np.log2(M):g}}}$")
-    ax.set_title("mean over seeds; band: range over seeds", fontsize=8)
+    n_seeds = rows.groupby("setting")["seed"].nunique().max() if len(rows) else 0
+    ax.set_title("mean over seeds; band: range over seeds" if n_seeds > 1 else
+                 "one training seed: no band (the seed spread is unmeasured here)", fontsize=8)
