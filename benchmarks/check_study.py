@@ -95,9 +95,9 @@ def main():
             failures.append(f"{group}: no significant threshold over all seeds ({pooled['status']})")
             continue
         bracket = octave(pooled["log2_threshold"])
+        where = f"between 2^{bracket[0]:g} and 2^{bracket[1]:g}" if bracket else "off the grid"
         print(f"  {group}: all seeds 2^{pooled['log2_threshold']:.2f} "
-              f"[{pooled['ci_low']:.2f}, {pooled['ci_high']:.2f}], between 2^{bracket[0]:g} "
-              f"and 2^{bracket[1]:g}")
+              f"[{pooled['ci_low']:.2f}, {pooled['ci_high']:.2f}], {where}")
         if len(seeds):
             t = seeds["log2_threshold"]
             print(f"  {group}: per-seed crossings 2^{t.min():.2f} to 2^{t.max():.2f} "
