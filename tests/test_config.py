@@ -105,7 +105,8 @@ PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/s
            "presets/smoke_axes.yaml", "presets/laptop_dimension.yaml",
            "presets/laptop_decay.yaml", "presets/laptop_width.yaml",
            "presets/laptop_depth.yaml", "presets/laptop_laplace.yaml",
-           "presets/laptop_dip.yaml", "presets/laptop_decay_seeds.yaml"]
+           "presets/laptop_dip.yaml", "presets/laptop_decay_seeds.yaml",
+           "presets/laptop_width_seeds.yaml"]
 
 
 def test_every_preset_is_listed():
