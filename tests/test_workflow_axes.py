@@ -431,9 +431,19 @@ def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
     np.testing.assert_allclose(losses["small, batch_size 8"], [0.1, 0.3])    # L/D at M = 8
     assert bottom.get_title().startswith("one training seed: no band")      # seed 0 only
     plt.close(fig)
+    assert not [line for line in top.lines if line.get_marker() == "x"]   # one seed: no crosses
+    plt.close(fig)
     two_seeds = pd.concat([pt, pt.assign(seed=1)])
-    fig = fig_capacity(two_seeds, thr, axes)
+    per_seed = pd.DataFrame([{**_threshold("width", "P", "small", log2, 0, 0), "seed": seed}
+                             for seed, log2 in ((0, 4.8), (1, 5.3))]
+                            + [{**_threshold("width", "P", "small_w128", 6.1, 0, 0), "seed": 0}])
+    fig = fig_capacity(two_seeds, pd.concat([thr, per_seed]), axes)
     assert fig.axes[1].get_title() == "mean over seeds; band: range over seeds"
+    crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_label() == "one seed's crossing"
+    # both seeds of width 64 beside its all-seeds point; width 128 has one seed: no cross
+    np.testing.assert_allclose(crosses[0].get_xdata(), [0.12, 0.12])
+    np.testing.assert_allclose(crosses[0].get_ydata(), [4.8, 5.3])
     plt.close(fig)
 
 

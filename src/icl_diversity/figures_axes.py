@@ -193,11 +193,13 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
         values = sorted(points["value"].unique())
         pos = {v: i for i, v in enumerate(values)}
         (problem,) = info["problems"]
-        rows = pooled[(pooled["group"] == info["group"]) & (pooled["problem"] == problem)]
-        family_value = [axis_value(axis, r.model, r.weight_decay, info["models"]) for r in rows.itertuples()]
-        rows = rows.assign(family=[f for f, _ in family_value], value=[v for _, v in family_value])
+        rows = with_axis_values(pooled, info, problem, axis)
+        per_seed = with_axis_values(thresholds[thresholds["seed"].astype(str) != "all"], info, problem, axis)
+        crossed = False
         for i, (family, series) in enumerate(rows.sort_values("value").groupby("family")):
             plot_thresholds(grid[0, c], series["value"].map(pos), series, f"{family}", color=f"C{i}")
+            crossed |= plot_seed_thresholds(grid[0, c], per_seed[per_seed["family"] == family], pos,
+                                            f"C{i}", "_nolegend_" if crossed else "one seed's crossing")
         threshold_axis(grid[0, c])
         grid[0, c].set_title(f"threshold vs {AXIS_LABELS[axis]}")
         draw_loss_vs_axis(grid[1, c], pt, points, problem, pos, info)
@@ -208,6 +210,26 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
             legend_or_note(ax, "no threshold found" if ax is grid[0, c] else
                            "no run at this M left the plateau")
     return fig
+
+
+def with_axis_values(thresholds: pd.DataFrame, info: dict, problem: str, axis: str) -> pd.DataFrame:
+    """The group's threshold rows on `problem`, with each row's family and axis value."""
+    rows = thresholds[(thresholds["group"] == info["group"]) & (thresholds["problem"] == problem)]
+    family_value = [axis_value(axis, r.model, r.weight_decay, info["models"]) for r in rows.itertuples()]
+    return rows.assign(family=[f for f, _ in family_value], value=[v for _, v in family_value])
+
+
+def plot_seed_thresholds(ax, rows: pd.DataFrame, pos: dict, color, label: str) -> bool:
+    """Each seed's own crossing (small crosses beside the all-seeds point), where an axis
+    value has more than one seed: their scatter is the training-seed spread that the
+    all-seeds interval has to cover. Whether anything was drawn."""
+    rows = rows[rows.groupby("value")["seed"].transform("nunique") > 1]
+    y = rows["best_crossing"].astype(float)
+    rows = rows[np.isfinite(y)]
+    if len(rows):
+        ax.plot(rows["value"].map(pos) + 0.12, rows["best_crossing"].astype(float), ls="none",
+                marker="x", ms=4, color=color, alpha=0.7, label=label)
+    return bool(len(rows))
 
 
 def draw_loss_vs_axis(ax, pt: pd.DataFrame, points: pd.DataFrame, problem: str, pos: dict,
