@@ -432,6 +432,13 @@ def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
     assert bottom.get_title().startswith("one training seed: no band")      # seed 0 only
     plt.close(fig)
     assert not [line for line in top.lines if line.get_marker() == "x"]   # one seed: no crosses
+    assert not top.texts
+    plt.close(fig)
+    never = pd.DataFrame([{**_threshold("width", "P", "small_w128", np.nan, np.nan, np.nan,
+                                        status="none found"), "best_crossing": np.nan}])
+    fig = fig_capacity(pt, pd.concat([thr.iloc[:1], never]), axes)
+    (note,) = fig.axes[0].texts             # width 128 never crosses: said, at its place
+    assert note.get_text() == "no crossing\non the grid" and note.get_position()[0] == 1
     plt.close(fig)
     two_seeds = pd.concat([pt, pt.assign(seed=1)])
     per_seed = pd.DataFrame([{**_threshold("width", "P", "small", log2, 0, 0), "seed": seed}

@@ -6,6 +6,7 @@ from the thresholds table (rows over all seeds), never from a typed number.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.transforms import blended_transform_factory
 import numpy as np
 import pandas as pd
 
@@ -27,7 +28,8 @@ def pooled_thresholds(thresholds: pd.DataFrame) -> pd.DataFrame:
 def plot_thresholds(ax, x, rows: pd.DataFrame, label: str, **style) -> None:
     """Thresholds (log2 M) at positions x: filled with their 95% interval where a
     significant crossing was found, open at the best (not significant) crossing
-    otherwise, nothing where there was no crossing at all."""
+    otherwise, and a note at the top of the panel where the curves never cross on the
+    group's M grid (no point to draw, but not a missing result)."""
     x = np.asarray(x, dtype=float)
     found = rows["found"].to_numpy()
     y = np.where(found, rows["log2_threshold"], rows["best_crossing"]).astype(float)
@@ -36,6 +38,10 @@ def plot_thresholds(ax, x, rows: pd.DataFrame, label: str, **style) -> None:
     if found.any():
         ax.errorbar(x[found], y[found], err[:, found], marker="o", capsize=3, label=label, **style)
     ax.plot(x[~found], y[~found], ls="none", marker="o", mfc="none", color=style.get("color"))
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    for xi in x[~found & ~np.isfinite(y)]:
+        ax.text(xi, 0.97, "no crossing\non the grid", transform=top, ha="center", va="top",
+                fontsize=7, color=style.get("color"))
 
 
 def legend_or_note(ax, note: str) -> None:
