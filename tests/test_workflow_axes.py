@@ -430,7 +430,6 @@ def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
     losses = {line.get_label(): line.get_ydata() for line in bottom.lines}
     np.testing.assert_allclose(losses["small, batch_size 8"], [0.1, 0.3])    # L/D at M = 8
     assert bottom.get_title().startswith("one training seed: no band")      # seed 0 only
-    plt.close(fig)
     assert not [line for line in top.lines if line.get_marker() == "x"]   # one seed: no crosses
     assert not top.texts
     plt.close(fig)

@@ -207,7 +207,8 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
             crossed |= plot_seed_thresholds(grid[0, c], per_seed[per_seed["family"] == family], pos,
                                             f"C{i}", "_nolegend_" if crossed else "one seed's crossing")
         threshold_axis(grid[0, c])
-        grid[0, c].set_title(f"threshold vs {AXIS_LABELS[axis]}")
+        grid[0, c].set_title(f"threshold vs {AXIS_LABELS[axis]}\n(open: best crossing, not significant)",
+                             fontsize=9)
         draw_loss_vs_axis(grid[1, c], pt, points, problem, pos, info)
         for ax in grid[:, c]:
             ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
@@ -231,11 +232,10 @@ def plot_seed_thresholds(ax, rows: pd.DataFrame, pos: dict, color, label: str) -
     all-seeds interval has to cover. Whether anything was drawn."""
     rows = rows[rows.groupby("value")["seed"].transform("nunique") > 1]
     y = rows["best_crossing"].astype(float)
-    rows = rows[np.isfinite(y)]
-    if len(rows):
-        ax.plot(rows["value"].map(pos) + 0.12, rows["best_crossing"].astype(float), ls="none",
-                marker="x", ms=4, color=color, alpha=0.7, label=label)
-    return bool(len(rows))
+    x, y = rows["value"].map(pos)[np.isfinite(y)], y[np.isfinite(y)]
+    if len(y):
+        ax.plot(x + 0.12, y, ls="none", marker="x", ms=4, color=color, alpha=0.7, label=label)
+    return bool(len(y))
 
 
 def draw_loss_vs_axis(ax, pt: pd.DataFrame, points: pd.DataFrame, problem: str, pos: dict,
