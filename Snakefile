@@ -6,25 +6,35 @@
 #   trained models -> Fig 5 (paths between pool tasks), mode connectivity -> figures
 import os
 import sys
+import time
 
+import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# A preset given with --configfile replaces config.yaml instead of merging into it,
-# so a preset is read as written (no models or sweeps inherited from the default).
-if not workflow.config_settings.configfiles:
+# When this workflow run started; its jobs (and, under Slurm, their own Snakefile reads)
+# inherit it. A training job whose run another workflow run finished after this time
+# uses that result instead of training it again (workflow/scripts/train.py).
+os.environ.setdefault("ICL_INVOCATION_START", repr(time.time()))
 
-    configfile: os.path.join(workflow.basedir, "config.yaml")
-
+# A study (--configfile studies/NAME.yaml) holds only what differs from config.yaml and is
+# merged onto it (config.merge_study: mappings merge key by key; lists, values, and the
+# study's `sweeps` and `figures` replace the base's). `--config` values merge the same way.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from icl_diversity import config as cfg  # noqa: E402
 
 # `--config` values arrive as text; give them the types the schema asks for.
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from icl_diversity.config import coerce_overrides  # noqa: E402
-
-_typed = coerce_overrides(config)
+_study = cfg.coerce_overrides(dict(config))
+_study.setdefault("study", cfg.study_name(workflow.config_settings.configfiles))
+_base = yaml.safe_load(open(os.path.join(workflow.basedir, "config.yaml")))
+try:
+    _merged = cfg.fill_defaults(cfg.merge_study(_base, _study, source="the study and --config"))
+except cfg.ConfigError as e:
+    raise WorkflowError(str(e))
 config.clear()
-config.update(_typed)
+config.update(_merged)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -42,7 +52,7 @@ include: "workflow/rules/axes.smk"
 
 rule all:
     input:
-        baseline_metrics=f"{OUT}/tables/baselines.csv",
+        baseline_metrics=TABLES["baselines"],
         pt_metrics=f"{OUT}/tables/pt_metrics.csv" if RUNS else [],
         pt_curves=f"{OUT}/tables/pt_curves.csv" if RUNS else [],
         figures=FIGURE_FILES,

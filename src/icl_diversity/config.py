@@ -14,7 +14,9 @@ import yaml
 
 from .tasks import M_label
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+BASE_CONFIG = REPO / "config.yaml"
 
 
 class ConfigError(ValueError):
@@ -83,12 +85,81 @@ def all_problems(config: dict) -> dict[str, Problem]:
     return problems
 
 
+# ---- where things live: a store shared by every study, and one folder per study
+
+def _key(values: dict) -> str:
+    """A short hash of the settings that define a stored result (stable across key order)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def data_settings(config: dict, problem: Problem) -> dict:
+    """What defines a problem's pools and evaluation sets (and so everything under them)."""
+    return {"problem": problem.params(), "prior": problem.prior, "pool_seed": config["seeds"]["pool"],
+            "eval_seed": config["seeds"]["eval"], "n_sequences": config["eval"]["n_sequences"]}
+
+
+def baseline_settings(config: dict) -> dict:
+    """What defines the baselines beyond their problem's data (the dMMSE chunk size and
+    backend are execution knobs: they change the speed, not the numbers)."""
+    ev = config["eval"]
+    return {k: ev[k] for k in ("smoothing_grid", "n_tuning", "laplace_sweeps")}
+
+
+def train_settings(config: dict) -> dict:
+    """What defines a training run beyond its problem, setting, seed and M. The other
+    train keys (threads, device, compile, checkpoint cadence, ...) are execution knobs."""
+    t = config["train"]
+    return {"lr": t["lr"], "eval_every": t["eval_every"], "bf16": t["bf16"],
+            "curve_sequences": config["eval"]["curve_sequences"],
+            "data_seed": config["seeds"]["train"], "model_seed": config["seeds"]["model"]}
+
+
+def metrics_settings(config: dict) -> dict:
+    """What defines a run's metrics beyond the run: the baselines it is compared with and
+    the plateau guard."""
+    return {"baselines": baseline_settings(config), "plateau_guard": config["eval"]["plateau_guard"]}
+
+
+def store_keys(config: dict) -> dict:
+    """Every short hash the store's paths carry, with the settings it stands for."""
+    keys = {_key(data_settings(config, p)): {"what": "data", **data_settings(config, p)}
+            for p in all_problems(config).values()}
+    for what, settings in (("baselines", baseline_settings(config)), ("train", train_settings(config)),
+                           ("metrics", metrics_settings(config))):
+        keys[_key(settings)] = {"what": what, **settings}
+    return keys
+
+
+def store_dir(config: dict) -> str:
+    """The store: pools, evaluation sets, baselines and training runs, shared by studies."""
+    return str(config.get("store") or f"{str(config['outdir']).rstrip('/')}/store").rstrip("/")
+
+
+def study_dir(config: dict) -> str:
+    """A study's own outputs: tables, figures, analyses, summary, report."""
+    return f"{str(config['outdir']).rstrip('/')}/studies/{config.get('study', 'default')}"
+
+
 def problem_dir(config: dict, name: str) -> str:
-    """Where a problem's pools, evaluation sets, baselines and runs live: the outdir for
-    the main problem (the layout from before problems were an axis), else
-    problems/{name} under it."""
-    out = str(config["outdir"]).rstrip("/")
-    return out if name == main_problem(config).name else f"{out}/problems/{name}"
+    """Where a problem's pools, evaluation sets, baselines and runs live in the store:
+    the problem's name and the key of what defines its data (pool and evaluation seeds,
+    evaluation set size)."""
+    return f"{store_dir(config)}/{name}-{_key(data_settings(config, all_problems(config)[name]))}"
+
+
+def baselines_dir(config: dict, pdir: str) -> str:
+    return f"{pdir}/baselines-{_key(baseline_settings(config))}"
+
+
+def run_dir(config: dict, pdir: str, setting: str, seed, M) -> str:
+    """One training run in the store (any argument may be a {wildcard}): its setting,
+    with the key of the train and eval settings that define it, its seed and M."""
+    return f"{pdir}/runs/{setting}-{_key(train_settings(config))}/seed{seed}/M{M}"
+
+
+def metrics_dir(config: dict, run: str) -> str:
+    """A run's metrics against the baselines (metrics.csv, curve.csv, sequence_deltas.npz)."""
+    return f"{run}/metrics-{_key(metrics_settings(config))}"
 
 
 @dataclass(frozen=True)
@@ -339,7 +410,8 @@ def _coerce(value, schema: dict, defs: dict):
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             return value
-        return value if parsed is None else _coerce(parsed, schema, defs)
+        # YAML that reads as text again (`lr: fast`) stays as given: validation names its key
+        return value if parsed is None or isinstance(parsed, str) else _coerce(parsed, schema, defs)
     if isinstance(value, dict):
         props, extra = schema.get("properties", {}), schema.get("additionalProperties")
         return {k: _coerce(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
@@ -371,10 +443,90 @@ def coerce_overrides(config: dict) -> dict:
     return _coerce(config, schema, schema.get("$defs", {}))
 
 
+# ---- studies: a study file holds what differs from config.yaml, merged onto it
+
+# A study's sweep groups and figures are its own: given in a study, they replace the
+# base's whole instead of merging into them (a study of the decay axis must not also
+# train and draw the default's batch group).
+STUDY_REPLACES = ("sweeps", "figures")
+
+
+def unknown_keys(node, schema: dict, path=()):
+    """Key paths of `node` that the schema does not know (where it lists its keys)."""
+    if not isinstance(node, dict):
+        return
+    props, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
+    for key, value in node.items():
+        if key in props:
+            yield from unknown_keys(value, props[key], path + (key,))
+        elif isinstance(extra, dict):
+            yield from unknown_keys(value, extra, path + (key,))
+        elif extra is False:
+            yield ".".join(map(str, path + (key,)))
+
+
+def merge_study(base: dict, study: dict, source="the study") -> dict:
+    """The config a study runs with: `study` merged onto `base` (config.yaml). A mapping
+    merges key by key, a list or a value replaces the base's, and `sweeps` and `figures`
+    replace the base's whole. A key the schema does not know is refused, naming it."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    bad = list(unknown_keys(study, schema))
+    if bad:
+        raise ConfigError(f"{source}: unknown config key {bad[0]} (config.yaml and the schema, "
+                          "workflow/schemas/config.schema.yaml, list the keys a study may set)")
+
+    def merge(a, b, top):
+        out = dict(a)
+        for key, value in b.items():
+            if isinstance(value, dict) and isinstance(a.get(key), dict) and not (top and key in STUDY_REPLACES):
+                out[key] = merge(a[key], value, False)
+            else:
+                out[key] = value
+        return out
+    return merge(base, study, True)
+
+
+def fill_defaults(config: dict, schema: dict | None = None) -> dict:
+    """The schema's defaults filled into `config` in place, recursively (what Snakemake's
+    validate does), so that tools outside the workflow see the config its rules see."""
+    schema = schema or yaml.safe_load(SCHEMA.read_text())
+    props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+    for key, sub in props.items():
+        if key not in config and "default" in sub:
+            config[key] = json.loads(json.dumps(sub["default"]))
+    for key, value in config.items():
+        sub = props.get(key, extra if isinstance(extra, dict) else None)
+        if isinstance(value, dict) and sub:
+            fill_defaults(value, sub)
+    return config
+
+
+def study_name(configfiles) -> str:
+    """A study is named by its file (studies/seeds.yaml: seeds); config.yaml is `default`."""
+    files = [Path(f) for f in configfiles or []]
+    if not files or files[-1].resolve() == BASE_CONFIG.resolve():
+        return "default"
+    return files[-1].stem
+
+
+def load_config(path=None, overrides: dict | None = None) -> dict:
+    """config.yaml with the study at `path` (if any) and `overrides` merged onto it,
+    named, with defaults filled in and checked: what the workflow runs with."""
+    base = yaml.safe_load(BASE_CONFIG.read_text())
+    study = {}
+    if path is not None and Path(path).resolve() != BASE_CONFIG.resolve():
+        study = yaml.safe_load(Path(path).read_text()) or {}
+    config = merge_study(base, study, source=str(path))
+    config = merge_study(config, overrides or {}, source="overrides")
+    config.setdefault("study", study_name([path] if path else []))
+    return validate(config)
+
+
 def validate(config: dict) -> dict:
     """Schema validation with defaults filled in, then the cross-key checks."""
     import jsonschema
     schema = yaml.safe_load(SCHEMA.read_text())
+    fill_defaults(config, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:

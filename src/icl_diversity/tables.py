@@ -119,13 +119,18 @@ def read_table(path, kind: str, K: int | dict | None = None, problem: str | None
     return table
 
 
-def concat_tables(paths, kind: str, K: int | list | None = None, problems: list | None = None) -> pd.DataFrame:
+def concat_tables(paths, kind: str, K: int | list | None = None, problems: list | None = None,
+                  at_each_M: list | None = None) -> pd.DataFrame:
     """The checked union of per-run or per-M tables. K is one for all files or one per
-    file; `problems` (one name per file) fills a `problem` column."""
+    file; `problems` (one name per file) fills a `problem` column; `at_each_M` (per file:
+    None, or M labels) repeats a file's rows, which hold no M of their own, at each M."""
     Ks = K if isinstance(K, list) else [K] * len(paths)
     frames = [read_table(p, kind, k) for p, k in zip(paths, Ks, strict=True)]
     if problems is not None:
         frames = [f.assign(problem=name) for f, name in zip(frames, problems, strict=True)]
+    if at_each_M is not None:
+        frames = [f if Ms is None else pd.concat([f.assign(M=float(M)) for M in Ms], ignore_index=True)
+                  for f, Ms in zip(frames, at_each_M, strict=True)]
     table = pd.concat(frames, ignore_index=True)
     if len(table) != sum(map(len, frames)):
         raise TableError(f"{kind}: concatenation lost rows")

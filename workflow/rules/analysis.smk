@@ -5,7 +5,6 @@
 ANALYSIS = config.get("analysis") or {}
 # The analysed group uses the top-level problem and M grid (config.check_analysis).
 MAIN_PROBLEM = cfg.main_problem(config).params()
-MAIN_RUN_DIR = RUN_DIR.replace("{pdir}", OUT)
 
 
 if "fig5" in FIGURES:
@@ -17,7 +16,7 @@ if "fig5" in FIGURES:
         output:
             f"{OUT}/eval/interpolation_M{{M}}.npz",
         input:
-            pool=f"{OUT}/pools/pool_M{{M}}.npy",
+            pool=f"{MAIN_PDIR}/pools/pool_M{{M}}.npy",
             code=code("interpolation_set.py"),
         params:
             problem=MAIN_PROBLEM,
@@ -40,7 +39,7 @@ if "fig5" in FIGURES:
             f"{OUT}/analysis/interpolation/M{{M}}.csv",
         input:
             paths=f"{OUT}/eval/interpolation_M{{M}}.npz",
-            pool=f"{OUT}/pools/pool_M{{M}}.npy",
+            pool=f"{MAIN_PDIR}/pools/pool_M{{M}}.npy",
             models=interpolation_run_files("model.pt"),
             metrics=interpolation_run_files("metrics.csv"),
             code=code("interpolation_eval.py"),
@@ -115,9 +114,9 @@ if "connectivity" in FIGURES:
             paths=f"{OUT}/analysis/connectivity/{{setting}}/seed{{seed}}_paths.csv",
             barriers=f"{OUT}/analysis/connectivity/{{setting}}/seed{{seed}}_barriers.csv",
         input:
-            true=f"{OUT}/eval/true.npz",
-            models=[f"{MAIN_RUN_DIR}/model.pt".replace("{M}", M) for M in FINITE_M + ["inf"]],
-            metrics=[f"{MAIN_RUN_DIR}/metrics.csv".replace("{M}", M) for M in FINITE_M + ["inf"]],
+            true=f"{MAIN_PDIR}/eval/true.npz",
+            models=[run_file("{setting}", "{seed}", M, "model.pt") for M in FINITE_M + ["inf"]],
+            metrics=[run_file("{setting}", "{seed}", M, "metrics.csv") for M in FINITE_M + ["inf"]],
             code=code("connectivity.py"),
         params:
             **CONNECT_PARAMS,
@@ -139,7 +138,7 @@ if "connectivity" in FIGURES:
             paths=f"{OUT}/analysis/connectivity/{{setting}}/seeds_paths.csv",
             barriers=f"{OUT}/analysis/connectivity/{{setting}}/seeds_barriers.csv",
         input:
-            true=f"{OUT}/eval/true.npz",
+            true=f"{MAIN_PDIR}/eval/true.npz",
             models=connectivity_seed_files("model.pt"),
             metrics=connectivity_seed_files("metrics.csv"),
             code=code("connectivity.py"),

@@ -1,6 +1,7 @@
 # Shared names: the output root, the sweep expanded into runs, and the package
 # source files each stage depends on (so editing one module reruns what uses it).
 import json
+import os
 import re
 from pathlib import Path
 
@@ -16,18 +17,23 @@ _sorted = json.loads(json.dumps(config, sort_keys=True))
 config.clear()
 config.update(_sorted)
 
-OUT = config["outdir"].rstrip("/")
+# The store (pools, evaluation sets, baselines, runs: shared by every study, keyed by what
+# defines each) and this study's own folder (tables, figures, analyses, summary, report).
+STORE = cfg.store_dir(config)
+OUT = cfg.study_dir(config)
 M_LABELS = cfg.M_labels(config)
 FINITE_M = [m for m in M_LABELS if m != "inf"]
-# Pools, evaluation sets, baselines and runs are keyed by the problem: each lives under
-# its problem's folder (the outdir itself for the main problem, so its layout is the one
-# from before problems were an axis), and groups that share a problem share them.
 PROBLEMS = cfg.all_problems(config)   # name -> Problem
 PROBLEM_DIRS = {cfg.problem_dir(config, name): p for name, p in PROBLEMS.items()}
+MAIN_PDIR = cfg.problem_dir(config, cfg.main_problem(config).name)
 SETTINGS = {s.name: s for s in cfg.all_settings(config)}
 RUNS = cfg.all_runs(config)   # (problem, setting, seed, M): one training run each
-RUN_DIR = "{pdir}/runs/{setting}/seed{seed}/M{M}"
+# A run's folder and its metrics' folder, as wildcard templates (cfg.run_dir spells them once)
+RUN_DIR = cfg.run_dir(config, "{pdir}", "{setting}", "{seed}", "{M}")
+METRICS_DIR = cfg.metrics_dir(config, RUN_DIR)
+BASELINES_DIR = cfg.baselines_dir(config, "{pdir}")
 FIGURES = config.get("figures") or {}
+TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
 
 
 wildcard_constraints:
@@ -39,13 +45,24 @@ wildcard_constraints:
 
 def code(script):
     """The package files a rule's script runs (the closure of its imports, sources.py),
-    as inputs Snakemake can track: editing a module reruns exactly the rules using it."""
-    return [str(p) for p in script_sources(Path(workflow.basedir) / "workflow" / "scripts" / script)]
+    as inputs Snakemake can track: editing a module reruns exactly the rules using it.
+    Relative to the working folder, so moving the checkout changes no rule's inputs."""
+    script_path = Path(workflow.basedir) / "workflow" / "scripts" / script
+    return [os.path.relpath(p) for p in script_sources(script_path)]
+
+
+def run_path(problem, setting, seed, M, name):
+    """One file of a run (name: model.pt, predictions.npz, train_loss.csv) or of its
+    metrics (metrics.csv, curve.csv, sequence_deltas.npz)."""
+    run = cfg.run_dir(config, cfg.problem_dir(config, problem), setting, seed, M)
+    if name in ("metrics.csv", "curve.csv", "sequence_deltas.npz"):
+        run = cfg.metrics_dir(config, run)
+    return f"{run}/{name}"
 
 
 def run_files(name):
     """One file of every training run, e.g. run_files("metrics.csv")."""
-    return [f"{cfg.problem_dir(config, p)}/runs/{s}/seed{seed}/M{m}/{name}" for p, s, seed, m in RUNS]
+    return [run_path(p, s, seed, m, name) for p, s, seed, m in RUNS]
 
 
 def run_problems(key):
@@ -64,7 +81,7 @@ def problem_value(key):
 
 def baseline_files(name):
     """One baseline file per problem and M: each problem's union of its groups' M."""
-    return [f"{cfg.problem_dir(config, p)}/baselines/M{m}/{name}"
+    return [f"{cfg.baselines_dir(config, cfg.problem_dir(config, p))}/M{m}/{name}"
             for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
 
 
@@ -121,7 +138,8 @@ def capacity_params(axes):
 # ---- the analyses of trained models (analysis.smk): which runs and pairs each job reads
 
 def run_file(setting, seed, M, name):
-    return f"{OUT}/runs/{setting}/seed{seed}/M{M}/{name}"
+    """A file of a run of the main problem (the analyses use only that problem)."""
+    return run_path(cfg.main_problem(config).name, setting, seed, M, name)
 
 
 def group_runs(group):

@@ -3,9 +3,6 @@
 # PDF and a PNG (both in the report) and a JSON sidecar: inputs with sha256, config
 # hash, git commit and dirty flag.
 
-TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
-
-
 # What rule all asks for: every configured figure with its sidecar, the thresholds
 # table and the software record (figures need trained runs).
 FIGURE_FILES = []
@@ -28,7 +25,7 @@ rule thresholds:
         groups={g: {k: v for k, v in group_params(g).items() if k != "group"}
                 for g in config["sweeps"]},
         n_boot=config["eval"]["n_bootstrap"],
-        problem_dirs={cfg.problem_dir(config, name): name for name in PROBLEMS},
+        runs=[dict(problem=p, setting=s, seed=seed, M=M) for p, s, seed, M in RUNS],
         K={name: p.K for name, p in PROBLEMS.items()},
     log:
         f"{OUT}/logs/figures/thresholds.log",

@@ -9,11 +9,14 @@ TRAIN_RESULT_KEYS = ("lr", "eval_every", "bf16")
 rule train:
     """Pretrain one transformer on the pool of M (M = inf: a fresh task per sequence),
     predicting the first `eval.curve_sequences` sequences of both evaluation sets every
-    `eval_every` steps, and every sequence at the end."""
+    `eval_every` steps, and every sequence at the end. The run's lock (train.lock in its
+    folder) is held throughout, so two workflow runs on one store never train it at once."""
     output:
-        model=f"{RUN_DIR}/model.pt",
-        predictions=f"{RUN_DIR}/predictions.npz",
-        train_log=f"{RUN_DIR}/train_loss.csv",
+        # update(): Snakemake must not delete a run another workflow run finished after
+        # this one built its DAG; the script trains only when the run is still missing
+        model=update(f"{RUN_DIR}/model.pt"),
+        predictions=update(f"{RUN_DIR}/predictions.npz"),
+        train_log=update(f"{RUN_DIR}/train_loss.csv"),
     input:
         pool=pool_input,
         true="{pdir}/eval/true.npz",
@@ -26,7 +29,7 @@ rule train:
         seeds=config["seeds"],
         curve_sequences=config["eval"]["curve_sequences"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
-        checkpoint="{pdir}/checkpoints/{setting}/seed{seed}/M{M}.pt",
+        checkpoint=cfg.run_dir(config, "{pdir}/checkpoints", "{setting}", "{seed}", "{M}") + ".pt",
         checkpoint_root="{pdir}/checkpoints",
     threads: TRAIN["threads"]
     resources:
@@ -34,9 +37,9 @@ rule train:
         # it becomes --gpus; locally `--resources gpu=N` lets N jobs hold one at once.
         gpu=TRAIN["gpus_per_job"],
     log:
-        "{pdir}/logs/train/{setting}/seed{seed}/M{M}.log",
+        f"{RUN_DIR}/train.log",
     benchmark:
-        "{pdir}/benchmarks/train/{setting}/seed{seed}/M{M}.tsv"
+        f"{RUN_DIR}/train_benchmark.tsv"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -49,12 +52,12 @@ rule pt_metrics:
     (curve.csv). Kept apart from training so that a change to the baselines does not
     retrain anything."""
     output:
-        metrics=f"{RUN_DIR}/metrics.csv",
-        curve=f"{RUN_DIR}/curve.csv",
-        sequences=f"{RUN_DIR}/sequence_deltas.npz",
+        metrics=f"{METRICS_DIR}/metrics.csv",
+        curve=f"{METRICS_DIR}/curve.csv",
+        sequences=f"{METRICS_DIR}/sequence_deltas.npz",
     input:
         predictions=f"{RUN_DIR}/predictions.npz",
-        baselines="{pdir}/baselines/M{M}/predictions.npz",
+        baselines=f"{BASELINES_DIR}/M{{M}}/predictions.npz",
         true="{pdir}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("pt_metrics.py"),
@@ -63,7 +66,7 @@ rule pt_metrics:
         setting=lambda wc: SETTINGS[wc.setting].__dict__,
         plateau_guard=config["eval"]["plateau_guard"],
     log:
-        "{pdir}/logs/pt_metrics/{setting}/seed{seed}/M{M}.log",
+        f"{METRICS_DIR}/pt_metrics.log",
     conda:
         "../../envs/icl.yaml"
     script:

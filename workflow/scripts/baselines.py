@@ -14,10 +14,13 @@ torch.set_num_threads(snakemake.threads)
 p, pb = snakemake.params, snakemake.params.problem
 M = parse_M(snakemake.wildcards.M)
 pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
-backend = resolve_backend(p.backend)
-stream = dict(backend=backend, chunk_size=p.chunk if backend == "torch" else None)
+# the dMMSE backend and chunk size are execution knobs (read from the config, not params:
+# changing them reruns nothing, and the store's baselines stay shared)
+knobs = snakemake.config["eval"]
+backend = resolve_backend(knobs["dmmse_backend"])
+stream = dict(backend=backend, chunk_size=knobs["dmmse_chunk"] if backend == "torch" else None)
 if pool is not None:
-    log.info("dMMSE backend: %s (config: %s)", backend, p.backend)
+    log.info("dMMSE backend: %s (config: %s)", backend, knobs["dmmse_backend"])
 keys = ("xs", "ys", "ws")
 sets = {"true": load_npz(snakemake.input.true, keys),
         "pretrain": load_npz(snakemake.input.pretrain, keys)}

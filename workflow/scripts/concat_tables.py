@@ -4,6 +4,7 @@ from icl_diversity.tables import concat_tables
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
 # tables of several problems name each file's problem (a `problem` column); others have one
-table = concat_tables(snakemake.input.tables, p.kind, p.K, getattr(p, "problems", None))
+table = concat_tables(snakemake.input.tables, p.kind, p.K, getattr(p, "problems", None),
+                      getattr(p, "at_each_M", None))
 write_csv(snakemake.output[0], table)
 log.info("%d rows from %d files -> %s", len(table), len(snakemake.input.tables), snakemake.output[0])

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pandas as pd
 
 from icl_diversity.config import Setting
@@ -11,11 +9,9 @@ from icl_diversity.threshold import THRESHOLD_COLUMNS, threshold_table
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
 
-# each input is {problem dir}/runs/{setting}/seed{seed}/M{M}/sequence_deltas.npz
-paths = {}
-for f in snakemake.input.sequences:
-    parts = Path(f).parts
-    paths[p.problem_dirs[str(Path(*parts[:-5]))], parts[-4], int(parts[-3][4:]), parts[-2][1:]] = f
+# the inputs' runs, in the same order (params.runs)
+paths = {(r["problem"], r["setting"], int(r["seed"]), r["M"]): f
+         for r, f in zip(p.runs, snakemake.input.sequences, strict=True)}
 
 pt = read_table(snakemake.input.pt_metrics, "pt_metrics", p.K)
 stuck = pt[pt["stuck"]][["problem", "setting", "seed", "M"]].drop_duplicates()

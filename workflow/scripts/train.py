@@ -1,4 +1,6 @@
 import os
+import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -7,6 +9,7 @@ from icl_diversity.checkpoint import save_checkpoint
 from icl_diversity.devices import holds_gpu, training_device
 from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.model import ModelConfig
+from icl_diversity.runlock import run_lock
 from icl_diversity.tasks import check_eval_set, check_pool
 from icl_diversity.train import (TrainConfig, final_checkpoint, loss_table, remove_checkpoint,
                                  stored_predictions, train)
@@ -39,12 +42,26 @@ tc = TrainConfig(batch_size=run["batch_size"], steps=run["steps"], lr=tr["lr"],
                  data_seed=seeds["train"], model_seed=seeds["model"], seed=run["seed"],
                  curve_sequences=None if p.curve_sequences == "all" else p.curve_sequences, check_every=tr["check_every"])
 
-with open(snakemake.log[0], "a") as progress:
-    result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
-                   device=device, progress_file=progress, compile=tr["compile"], bf16=tr["bf16"])
+outputs = [Path(f) for f in (snakemake.output.model, snakemake.output.predictions, snakemake.output.train_log)]
+# When this workflow run started (the Snakefile sets it; a job started by hand: now). A run
+# whose outputs appeared after that was finished by another workflow run on the same store
+# while this job waited for its lock; older outputs are a finished run being redone.
+started = float(os.environ.get("ICL_INVOCATION_START") or time.time())
 
-save_npz(snakemake.output.predictions, **stored_predictions(result))
-write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
-save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
-remove_checkpoint(p.checkpoint, root=p.checkpoint_root)   # the run is complete; model.pt holds the result
-log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)
+
+def finished_by_another() -> bool:
+    return all(f.exists() for f in outputs) and outputs[0].stat().st_mtime >= started
+
+
+with run_lock(outputs[0].parent / "train.lock", wait=tr["lock_wait"], log=log.info):
+    if finished_by_another():
+        log.info("finished by another workflow run while this job waited; nothing to do")
+    else:
+        with open(snakemake.log[0], "a") as progress:
+            result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
+                           device=device, progress_file=progress, compile=tr["compile"], bf16=tr["bf16"])
+        save_npz(snakemake.output.predictions, **stored_predictions(result))
+        write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
+        save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
+        remove_checkpoint(p.checkpoint, root=p.checkpoint_root)   # model.pt holds the result now
+        log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)
