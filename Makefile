@@ -1,9 +1,12 @@
 # Two entry points, both of which install first (into .venv, once):
-#   make run    the default study end to end (config.yaml; about 40 minutes on 2 CPU cores)
+#   make run    the default study end to end (config.yaml; under an hour on 2 CPU cores)
 #   make test   the test suite (what CI runs)
+# A study of studies/: make run STUDY=seeds (and make report STUDY=seeds).
 VENV ?= .venv
 PYTHON ?= python3
 CORES ?= all
+STUDY ?=
+STUDY_ARGS = $(if $(STUDY),--configfile studies/$(STUDY).yaml)
 
 .PHONY: run test report clean-venv
 
@@ -14,13 +17,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES) $(STUDY_ARGS)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
 report: $(VENV)/.installed
-	$(VENV)/bin/snakemake --report results/report.html
+	$(VENV)/bin/snakemake $(STUDY_ARGS) --report results/studies/$(or $(STUDY),default)/report.html
 
 clean-venv:
 	rm -rf $(VENV)

@@ -4,7 +4,7 @@ steps, a rolling checkpoint every 1000 steps, M = 1024) with a small model, at t
 step counts, each in its own process. Prints the rolling checkpoint's size at every
 checkpoint, the size of every output the train and pt_metrics rules write (written
 with the same functions), the peak RSS, and what icl_diversity.plan predicts for the
-same run; then the plan's totals for presets/paper.yaml.
+same run; then the plan's totals for studies/paper.yaml.
 
     PYTHONPATH=src python benchmarks/storage.py                  # 2000 and 20000 steps
     PYTHONPATH=src python benchmarks/storage.py --steps 1000 20000
@@ -34,7 +34,7 @@ from icl_diversity.tasks import eval_set, task_pool
 from icl_diversity.train import TrainConfig, final_checkpoint, loss_table, stored_predictions, train
 
 D, K, N, S, M, EVERY = 8, 16, 2 ** 14, 256, 1024, 1000
-PAPER = Path(__file__).resolve().parents[1] / "presets" / "paper.yaml"
+PAPER = Path(__file__).resolve().parents[1] / "studies" / "paper.yaml"
 
 
 def one_run(steps: int, model: list[int], batch: int) -> dict:
@@ -111,7 +111,7 @@ def main():
         print(f"  outputs in all: {sum(sizes['outputs'].values()) / 1e6:.2f} MB; peak RSS "
               f"{sizes['train_rss'] / 2 ** 20:.0f} MiB through training and writing its outputs, "
               f"{sizes['peak_rss'] / 2 ** 20:.0f} MiB with the baselines (computed here for pt_metrics)")
-    print("\npresets/paper.yaml according to the plan:")
+    print("\nstudies/paper.yaml according to the plan:")
     config = plan.load_config(PAPER)
     print(plan.plan(config, plan.load_rates()).split("storage", 1)[1].split("\n", 1)[1])
 

@@ -3,7 +3,7 @@ device type (from steps/s measured by benchmarks/measure_rates.py, in
 benchmarks/rates.csv), and the storage it will write.
 
     python -m icl_diversity.plan                       # config.yaml
-    python -m icl_diversity.plan presets/paper.yaml
+    python -m icl_diversity.plan studies/paper.yaml
 
 Storage is computed from the formats the workflow writes (per run: the predictions at
 every evaluation step on eval.curve_sequences sequences and at the end on all, the
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from . import config as cfg
 from .tasks import M_label
@@ -31,13 +30,10 @@ RATES = ROOT / "benchmarks" / "rates.csv"
 F32, F64, I64 = 4, 8, 8
 
 
-def load_config(path) -> dict:
-    """The config as the workflow sees it: schema defaults filled in, checks run."""
-    from snakemake.utils import validate
-    config = yaml.safe_load(Path(path).read_text())
-    validate(config, str(cfg.SCHEMA))
-    cfg.check(config)
-    return config
+def load_config(path=None) -> dict:
+    """The config as the workflow sees it: a study merged onto config.yaml, schema
+    defaults filled in, checks run."""
+    return cfg.load_config(path)
 
 
 def n_params(model: dict, D: int, K: int) -> int:
