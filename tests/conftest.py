@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 # What a copy of the workflow needs; tests that touch source files work on a copy, so
 # they never make a real results folder look out of date.
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "presets", "workflow", "src", "envs")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "studies", "workflow", "src", "envs")
 
 
 def snakemake(*args, cwd=ROOT, check=True, env=None):
@@ -48,13 +48,25 @@ def copy_workflow(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_workflow(tmp_path_factory):
-    """A copy of the workflow with the smoke preset run once, end to end.
+    """A copy of the workflow with the smoke study run once, end to end, into the outdir
+    `out` (its store at out/store, the study's outputs at out/studies/smoke).
     Returns (workflow folder, outdir)."""
     wf = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake("--cores", "2", "--configfile", "presets/smoke.yaml", "--config", "outdir=out", cwd=wf)
+    snakemake("--cores", "2", "--configfile", "studies/smoke.yaml", "--config", "outdir=out", cwd=wf)
     return wf, wf / "out"
 
 
 @pytest.fixture(scope="session")
 def smoke_outdir(smoke_workflow):
-    return smoke_workflow[1]
+    """The smoke study's own outputs (tables, figures, summary): out/studies/smoke."""
+    return smoke_workflow[1] / "studies" / "smoke"
+
+
+@pytest.fixture(scope="session")
+def smoke_config(smoke_workflow):
+    """The smoke study's config as the workflow resolved it (paths into the store:
+    config.problem_dir, run_dir, metrics_dir, baselines_dir)."""
+    from icl_diversity import config as cfg
+    wf, _ = smoke_workflow
+    config = cfg.load_config(wf / "studies" / "smoke.yaml", {"outdir": str(wf / "out")})
+    return config
