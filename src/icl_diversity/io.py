@@ -23,6 +23,22 @@ def _umask() -> int:
 HOST = socket.gethostname().replace(".", "_")
 
 
+class Tee:
+    """A text stream that writes to several (a progress bar shown in two logs)."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for s in self.streams:
+            s.flush()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -8,7 +8,7 @@ rule baselines:
         tuning=f"{BASELINES_DIR}/M{{M}}/tuning.csv",
     input:
         pool=pool_input,
-        true="{pdir}/eval/true.npz",
+        true=f"{PDIR}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("baselines.py"),
     params:
@@ -43,7 +43,7 @@ rule laplace_bayes:
         predictions=f"{BASELINES_DIR}/bayes/predictions.npz",
         metrics=f"{BASELINES_DIR}/bayes/metrics.csv",
     input:
-        true="{pdir}/eval/true.npz",
+        true=f"{PDIR}/eval/true.npz",
         code=code("laplace_bayes.py"),
     params:
         problem=problem_params,

@@ -24,14 +24,16 @@ OUT = cfg.study_dir(config)
 M_LABELS = cfg.M_labels(config)
 FINITE_M = [m for m in M_LABELS if m != "inf"]
 PROBLEMS = cfg.all_problems(config)   # name -> Problem
-PROBLEM_DIRS = {cfg.problem_dir(config, name): p for name, p in PROBLEMS.items()}
+# {pdir}: a problem's folder in the store (its name and data key); PDIR: its path
+PROBLEM_DIRS = {Path(cfg.problem_dir(config, name)).name: p for name, p in PROBLEMS.items()}
+PDIR = f"{STORE}/{{pdir}}"
 MAIN_PDIR = cfg.problem_dir(config, cfg.main_problem(config).name)
 SETTINGS = {s.name: s for s in cfg.all_settings(config)}
 RUNS = cfg.all_runs(config)   # (problem, setting, seed, M): one training run each
 # A run's folder and its metrics' folder, as wildcard templates (cfg.run_dir spells them once)
-RUN_DIR = cfg.run_dir(config, "{pdir}", "{setting}", "{seed}", "{M}")
+RUN_DIR = cfg.run_dir(config, PDIR, "{setting}", "{seed}", "{M}")
 METRICS_DIR = cfg.metrics_dir(config, RUN_DIR)
-BASELINES_DIR = cfg.baselines_dir(config, "{pdir}")
+BASELINES_DIR = cfg.baselines_dir(config, PDIR)
 FIGURES = config.get("figures") or {}
 TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
 
@@ -92,13 +94,13 @@ def baseline_problems(key):
 
 
 def pool_input(wildcards):
-    return [] if wildcards.M == "inf" else f"{wildcards.pdir}/pools/pool_M{wildcards.M}.npy"
+    return [] if wildcards.M == "inf" else f"{STORE}/{wildcards.pdir}/pools/pool_M{wildcards.M}.npy"
 
 
 def pretrain_eval_input(wildcards):
     # M = inf: T_Pretrain is T_True, so its evaluation set is the T_True one.
-    return (f"{wildcards.pdir}/eval/true.npz" if wildcards.M == "inf"
-            else f"{wildcards.pdir}/eval/pretrain_M{wildcards.M}.npz")
+    return (f"{STORE}/{wildcards.pdir}/eval/true.npz" if wildcards.M == "inf"
+            else f"{STORE}/{wildcards.pdir}/eval/pretrain_M{wildcards.M}.npz")
 
 
 def setting_params(wildcards):

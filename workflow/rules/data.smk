@@ -1,7 +1,7 @@
 rule task_pool:
     """The pool of M tasks for T_Pretrain (nested: pool M is a prefix of pool 2M)."""
     output:
-        "{pdir}/pools/pool_M{M}.npy",
+        f"{PDIR}/pools/pool_M{{M}}.npy",
     input:
         code=code("task_pool.py"),
     params:
@@ -10,7 +10,7 @@ rule task_pool:
         prior=problem_value("prior"),
         seed=config["seeds"]["pool"],
     log:
-        "{pdir}/logs/task_pool/M{M}.log",
+        f"{PDIR}/logs/task_pool/M{{M}}.log",
     wildcard_constraints:
         M="[0-9]+",
     conda:
@@ -22,7 +22,7 @@ rule task_pool:
 rule eval_set_true:
     """Fixed T_True evaluation sequences (fresh w from the task prior per sequence)."""
     output:
-        "{pdir}/eval/true.npz",
+        f"{PDIR}/eval/true.npz",
     input:
         code=code("eval_set.py"),
     params:
@@ -30,7 +30,7 @@ rule eval_set_true:
         n=config["eval"]["n_sequences"],
         seed=config["seeds"]["eval"],
     log:
-        "{pdir}/logs/eval_set/true.log",
+        f"{PDIR}/logs/eval_set/true.log",
     conda:
         "../../envs/icl.yaml"
     script:
@@ -40,16 +40,16 @@ rule eval_set_true:
 rule eval_set_pretrain:
     """Fixed T_Pretrain evaluation sequences (w drawn from the pool of M)."""
     output:
-        "{pdir}/eval/pretrain_M{M}.npz",
+        f"{PDIR}/eval/pretrain_M{{M}}.npz",
     input:
-        pool="{pdir}/pools/pool_M{M}.npy",
+        pool=f"{PDIR}/pools/pool_M{{M}}.npy",
         code=code("eval_set.py"),
     params:
         problem=problem_params,
         n=config["eval"]["n_sequences"],
         seed=config["seeds"]["eval"],
     log:
-        "{pdir}/logs/eval_set/pretrain_M{M}.log",
+        f"{PDIR}/logs/eval_set/pretrain_M{{M}}.log",
     wildcard_constraints:
         M="[0-9]+",
     conda:

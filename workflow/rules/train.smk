@@ -19,7 +19,7 @@ rule train:
         train_log=update(f"{RUN_DIR}/train_loss.csv"),
     input:
         pool=pool_input,
-        true="{pdir}/eval/true.npz",
+        true=f"{PDIR}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("train.py"),
     params:
@@ -29,17 +29,20 @@ rule train:
         seeds=config["seeds"],
         curve_sequences=config["eval"]["curve_sequences"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
-        checkpoint=cfg.run_dir(config, "{pdir}/checkpoints", "{setting}", "{seed}", "{M}") + ".pt",
-        checkpoint_root="{pdir}/checkpoints",
+        checkpoint=cfg.run_dir(config, f"{PDIR}/checkpoints", "{setting}", "{seed}", "{M}") + ".pt",
+        checkpoint_root=f"{PDIR}/checkpoints",
     threads: TRAIN["threads"]
     resources:
         # Asked for explicitly (never probed on the host that builds the DAG): under Slurm
         # it becomes --gpus; locally `--resources gpu=N` lets N jobs hold one at once.
         gpu=TRAIN["gpus_per_job"],
+    # This job's log and record: in the study, since a job that finds the run trained by
+    # another workflow run meanwhile records only its wait (the run's own training log,
+    # written under its lock, is train.log in the run's folder)
     log:
-        f"{RUN_DIR}/train.log",
+        f"{OUT}/logs/train/{{pdir}}/{{setting}}/seed{{seed}}/M{{M}}.log",
     benchmark:
-        f"{RUN_DIR}/train_benchmark.tsv"
+        f"{OUT}/benchmarks/train/{{pdir}}/{{setting}}/seed{{seed}}/M{{M}}.tsv"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -58,7 +61,7 @@ rule pt_metrics:
     input:
         predictions=f"{RUN_DIR}/predictions.npz",
         baselines=f"{BASELINES_DIR}/M{{M}}/predictions.npz",
-        true="{pdir}/eval/true.npz",
+        true=f"{PDIR}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("pt_metrics.py"),
     params:

@@ -7,7 +7,7 @@ import torch
 
 from icl_diversity.checkpoint import save_checkpoint
 from icl_diversity.devices import holds_gpu, training_device
-from icl_diversity.io import load_npy, load_npz, save_npz, setup_logging, write_csv
+from icl_diversity.io import HOST, Tee, load_npy, load_npz, save_npz, setup_logging, write_csv
 from icl_diversity.model import ModelConfig
 from icl_diversity.runlock import run_lock
 from icl_diversity.tasks import check_eval_set, check_pool
@@ -57,9 +57,14 @@ with run_lock(outputs[0].parent / "train.lock", wait=tr["lock_wait"], log=log.in
     if finished_by_another():
         log.info("finished by another workflow run while this job waited; nothing to do")
     else:
-        with open(snakemake.log[0], "a") as progress:
+        # progress to this job's log and to the run's own log in the store (train.log,
+        # appended to by each job that trains the run, under its lock)
+        with open(snakemake.log[0], "a") as job_log, open(outputs[0].parent / "train.log", "a") as run_log:
+            run_log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} training on {HOST}, pid {os.getpid()}, "
+                          f"log of this job: {os.path.abspath(snakemake.log[0])}\n")
             result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
-                           device=device, progress_file=progress, compile=tr["compile"], bf16=tr["bf16"])
+                           device=device, progress_file=Tee(job_log, run_log), compile=tr["compile"],
+                           bf16=tr["bf16"])
         save_npz(snakemake.output.predictions, **stored_predictions(result))
         write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
         save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))

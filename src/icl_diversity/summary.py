@@ -1,0 +1,277 @@
+"""A study's summary page (summary.md, Markdown that reads on GitHub), written from its
+tables and benchmark records so that no number in it is ever typed: the sweep, the
+thresholds, the PT against Ridge and dMMSE at each M, the runs left out as stuck, the
+time each rule took, the figures and the store keys.
+
+Pure functions from DataFrames and records to Markdown, and `read_benchmarks`, which
+reads Snakemake's benchmark files and skips those that do not exist.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Setting
+from .tasks import M_label
+
+DASH = "—"
+SETTING_AXES = ("model", "batch_size", "steps", "weight_decay")
+STUCK_MARK = "*"
+
+
+# ---------------------------------------------------------------- formatting
+
+def number(x, spec: str = ".4g") -> str:
+    """A number as the summary writes it; a dash for a missing (NaN) one."""
+    if x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x):
+        return DASH
+    return format(float(x), spec)
+
+
+def plain(x) -> str:
+    """An axis value as the config spells it: 8.0 -> "8", 0.0 -> "0", "nano" as is."""
+    if isinstance(x, str):
+        return x
+    if pd.isna(x):
+        return DASH
+    return f"{float(x):g}"
+
+
+def M_text(M) -> str:
+    """M as a table cell: "16", or "∞"."""
+    return "∞" if M_label(M) == "inf" else M_label(M)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def section(title: str, *parts: str) -> str:
+    return "\n\n".join([f"## {title}", *[p for p in parts if p]])
+
+
+# ---------------------------------------------------------------- header
+
+def header(study: str, config_hash: str, groups: dict) -> str:
+    """Study name, config hash and what each sweep group sweeps. `groups` maps a group to
+    its vary, settings, seeds, problems and M (common.smk: group_params)."""
+    runs = {(p, s, seed, M) for g in groups.values() for p in g["problems"] for s in g["settings"]
+            for seed in g["seeds"] for M in g["M"]}
+    rows = [[f"`{name}`", g["vary"], ", ".join(f"`{s}`" for s in g["settings"]),
+             ", ".join(str(s) for s in g["seeds"]), ", ".join(M_text(M) for M in g["M"]),
+             ", ".join(f"`{p}`" for p in g["problems"])]
+            for name, g in groups.items()]
+    intro = (f"Config hash `{config_hash}`. {len(runs)} training runs (problem, setting, seed, M) "
+             f"in {len(groups)} sweep group(s). Written by rule `summary` from the study's tables "
+             "and benchmark records: regenerate it, do not edit it.")
+    return "\n\n".join([f"# Study `{study}`", intro,
+                        markdown_table(["group", "varies", "settings", "seeds", "M", "problems"], rows)])
+
+
+# ---------------------------------------------------------------- stuck runs
+
+def stuck_runs(pt: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (problem, setting, seed, M) flagged `stuck` in the PT metrics, with
+    the fraction of its gap to Ridge it closed."""
+    cols = ["problem", "setting", "seed", "M", "gap_closed"]
+    rows = pt[pt["stuck"].astype(bool)]
+    return rows[cols].drop_duplicates(["problem", "setting", "seed", "M"]).sort_values(
+        ["problem", "setting", "seed", "M"]).reset_index(drop=True)
+
+
+def stuck_section(pt: pd.DataFrame) -> str:
+    bad = stuck_runs(pt)
+    if not len(bad):
+        return section("Stuck runs", "none: every run left the plateau (eval.plateau_guard).")
+    rows = [[f"`{r.problem}`", f"`{r.setting}`", plain(r.seed), M_text(r.M), number(r.gap_closed, ".3f")]
+            for r in bad.itertuples()]
+    return section("Stuck runs",
+                   f"{len(bad)} run(s) closed less of their gap from the plateau to Ridge than "
+                   "eval.plateau_guard: drawn as open markers, left out of means and thresholds.",
+                   markdown_table(["problem", "setting", "seed", "M", "gap closed"], rows))
+
+
+# ---------------------------------------------------------------- thresholds
+
+def _matches(setting: Setting, row, vary: str) -> bool:
+    """Whether a setting is one of the two a threshold row compares."""
+    for axis in SETTING_AXES:
+        if axis == vary or pd.isna(row[axis]):
+            continue
+        want, have = row[axis], getattr(setting, axis)
+        if (str(want) != have) if axis == "model" else (float(want) != float(have)):
+            return False
+    if pd.isna(row["vary_small"]):
+        return True
+    return float(getattr(setting, vary)) in (float(row["vary_small"]), float(row["vary_large"]))
+
+
+def threshold_runs(row, group: dict) -> list[tuple]:
+    """The runs (problem, setting, seed, M) behind one threshold row: the two compared
+    settings of its group, its seeds ("all": the group's), at the group's finite M."""
+    settings = [s for s in map(Setting.parse, group["settings"]) if _matches(s, row, group["vary"])]
+    seeds = group["seeds"] if str(row["seed"]) == "all" else [int(float(row["seed"]))]
+    Ms = [float(M) for M in group["M"] if M_label(M) != "inf"]
+    return [(row["problem"], s.name, int(seed), M) for s in settings for seed in seeds for M in Ms]
+
+
+def threshold_rows(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) -> list[list[str]]:
+    """One Markdown row per row of the thresholds table."""
+    stuck = {(r.problem, r.setting, int(r.seed), float(r.M)) for r in stuck_runs(pt).itertuples()}
+    out = []
+    for _, r in thresholds.iterrows():
+        fixed = ", ".join(f"{a} {plain(r[a])}" for a in SETTING_AXES if a != r["vary"] and not pd.isna(r[a]))
+        compared = (f"{r['vary']} {plain(r['vary_small'])} vs {plain(r['vary_large'])}"
+                    if not pd.isna(r["vary_small"]) else r["vary"])
+        seed = f"all ({plain(r['n_seeds'])})" if str(r["seed"]) == "all" else str(r["seed"])
+        interval = (f"[{number(r['ci_low'], '.2f')}, {number(r['ci_high'], '.2f')}]"
+                    if not pd.isna(r["ci_low"]) else DASH)
+        runs = threshold_runs(r, groups[r["group"]]) if r["group"] in groups else []
+        left_out = f"{sum(run in stuck for run in runs)} of {len(runs)}"
+        out.append([f"`{r['group']}`", f"`{r['problem']}`", fixed, compared, seed,
+                    number(r["log2_threshold"], ".2f"), interval, number(r["threshold_M"], ".3g"),
+                    r["status"], number(r["found_fraction"], ".2f"), left_out])
+    return out
+
+
+def threshold_section(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) -> str:
+    head = ["group", "problem", "fixed", "compared", "seeds", "log2 M*", "95% interval",
+            "M*", "status", "bootstrap found", "stuck left out"]
+    return section(
+        "Task-diversity thresholds",
+        "Where Delta^{T_True}_{PT,Ridge} vs M of the two compared settings cross (log2 M*, "
+        "with the central 95% of the bootstrap replicates that found a crossing, and the "
+        "fraction that did); `stuck left out` counts the runs of the comparison (finite M) "
+        "flagged stuck.",
+        markdown_table(head, threshold_rows(thresholds, pt, groups)))
+
+
+# ---------------------------------------------------------------- PT vs the baselines
+
+def scalar_loss(table: pd.DataFrame, problem: str) -> pd.DataFrame:
+    """L/D against the noisy y on T_True, mean over positions (position 0), of one problem."""
+    return table[(table["problem"] == problem) & (table["eval_set"] == "true")
+                 & (table["metric"] == "loss_per_dim") & (table["target"] == "noisy")
+                 & (table["position"] == 0)]
+
+
+def per_seed_rows(pt: pd.DataFrame, baselines: pd.DataFrame, problem: str, group: dict):
+    """(header, rows): one row per M of the group; a column per (setting, seed) of the
+    group's PT (stuck runs marked), then Ridge and dMMSE at that M."""
+    pt, base = scalar_loss(pt, problem), scalar_loss(baselines, problem)
+    runs = [(s, int(seed)) for s in group["settings"] for seed in group["seeds"]]
+    head = ["M"] + [f"`{s}` seed {seed}" for s, seed in runs] + ["Ridge", "dMMSE"]
+    rows = []
+    for M in sorted((float(m) for m in group["M"])):
+        row = [M_text(M)]
+        for s, seed in runs:
+            cell = pt[(pt["setting"] == s) & (pt["seed"] == seed) & (pt["M"] == M)]
+            row.append(DASH if not len(cell) else
+                       number(cell["value"].iloc[0]) + (STUCK_MARK if cell["stuck"].iloc[0] else ""))
+        for est in ("Ridge", "dMMSE"):
+            cell = base[(base["estimator"] == est) & (base["M"] == M)]
+            row.append(number(cell["value"].iloc[0]) if len(cell) else DASH)
+        rows.append(row)
+    return head, rows
+
+
+def per_seed_section(pt: pd.DataFrame, baselines: pd.DataFrame, name: str, group: dict) -> str:
+    parts = [f"Sweep group `{name}`: L/D against the noisy y on T_True, mean over the K "
+             f"positions, at the end of training. {STUCK_MARK}: stuck on the plateau. dMMSE has "
+             f"no rows of its own at M = ∞ ({DASH}), where under a Gaussian task prior it is Ridge."]
+    for problem in group["problems"]:
+        head, rows = per_seed_rows(pt, baselines, problem, group)
+        if len(group["problems"]) > 1:
+            parts.append(f"### `{problem}`")
+        parts.append(markdown_table(head, rows))
+    return section("PT against Ridge and dMMSE, per seed", *parts)
+
+
+# ---------------------------------------------------------------- wall and CPU time
+
+def read_benchmarks(records: list[dict]) -> pd.DataFrame:
+    """Snakemake benchmark records, each {"rule", "path"}: one row per record with its wall
+    seconds (`s`) and `cpu_time` (means over a file's repeats), NaN and `found` False for a
+    file that does not exist (a run finished before benchmarks were kept, say)."""
+    rows = []
+    for rec in records:
+        row = dict(rule=rec["rule"], path=str(rec["path"]), found=Path(rec["path"]).exists(),
+                   s=np.nan, cpu_time=np.nan)
+        if row["found"]:
+            table = pd.read_csv(rec["path"], sep="\t")
+            for col in ("s", "cpu_time"):
+                if col in table:
+                    row[col] = pd.to_numeric(table[col], errors="coerce").mean()
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["rule", "path", "found", "s", "cpu_time"])
+
+
+def timing_rows(bench: pd.DataFrame) -> list[list[str]]:
+    """Per rule (in order of first appearance) and in all: jobs recorded of those
+    expected, total and median wall and CPU seconds."""
+    def row(label, b):
+        got = b[b["found"]]
+        return [label, f"{len(got)} of {len(b)}", number(got["s"].sum(min_count=1), ".1f"),
+                number(got["s"].median(), ".1f"), number(got["cpu_time"].sum(min_count=1), ".1f"),
+                number(got["cpu_time"].median(), ".1f")]
+    rows = [row(f"`{rule}`", b) for rule, b in bench.groupby("rule", sort=False)]
+    return rows + [row("all", bench)] if len(bench) else rows
+
+
+def timing_section(bench: pd.DataFrame) -> str:
+    if not len(bench):
+        return section("Wall and CPU time per rule", "no benchmarked jobs.")
+    head = ["rule", "jobs recorded", "wall total (s)", "wall median (s)", "CPU total (s)",
+            "CPU median (s)"]
+    return section(
+        "Wall and CPU time per rule",
+        "From the Snakemake benchmark records of the study's jobs (training runs and baselines "
+        "in the store, possibly run by another study; the analyses in this study's folder). A "
+        "job without a record is counted in neither sum.",
+        markdown_table(head, timing_rows(bench)))
+
+
+# ---------------------------------------------------------------- figures and store keys
+
+def figures_section(figures: dict) -> str:
+    """One link per figure (relative to the summary: figures/NAME.png), with its group(s)."""
+    if not figures:
+        return section("Figures", "none configured.")
+
+    def groups(value):
+        if isinstance(value, str):
+            return f"`{value}`"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return ", ".join(f"{k}: `{g}`" if isinstance(value, dict) else f"`{g}`" for k, g in items)
+    lines = [f"- [{name}](figures/{name}.png) ([PDF](figures/{name}.pdf)): sweep group {groups(g)}"
+             for name, g in figures.items()]
+    return section("Figures", "\n".join(lines))
+
+
+def store_keys_section(keys: dict) -> str:
+    """The 8-hex keys in the store's paths this study uses, and what each stands for."""
+    rows = [[f"`{key}`", v["what"], "`" + json.dumps({k: x for k, x in v.items() if k != "what"},
+                                                     sort_keys=True) + "`"]
+            for key, v in keys.items()]
+    return section("Store keys", markdown_table(["key", "what", "settings"], rows))
+
+
+# ---------------------------------------------------------------- the page
+
+def summary_markdown(study: str, config_hash: str, groups: dict, main_group: str,
+                     thresholds: pd.DataFrame, pt: pd.DataFrame, baselines: pd.DataFrame,
+                     bench: pd.DataFrame, figures: dict, store_keys: dict) -> str:
+    parts = [header(study, config_hash, groups),
+             threshold_section(thresholds, pt, groups),
+             per_seed_section(pt, baselines, main_group, groups[main_group]),
+             stuck_section(pt),
+             timing_section(bench),
+             figures_section(figures),
+             store_keys_section(store_keys)]
+    return "\n\n".join(parts) + "\n"
