@@ -1,4 +1,4 @@
-"""Is a finished study robust? Reads a results folder's tables and prints, per seed,
+"""Is a finished study robust? Reads a study folder's tables and prints, per seed,
 T_True L/D (noisy y) of the PT per setting, dMMSE and Ridge at every M; then checks
 what the default study promises:
 
@@ -15,7 +15,7 @@ run's crossing is measured, not where another seed's will be, so per-seed interv
 printed (and whether they overlap) but not required to overlap; the spread between
 seeds is what the all-seeds interval and the shared grid octave speak to.
 
-    .venv/bin/python benchmarks/check_study.py results
+    .venv/bin/python benchmarks/check_study.py results/studies/default
 """
 from __future__ import annotations
 
