@@ -30,7 +30,8 @@ _study = cfg.coerce_overrides(dict(config))
 _study.setdefault("study", cfg.study_name(workflow.config_settings.configfiles))
 _base = yaml.safe_load(open(os.path.join(workflow.basedir, "config.yaml")))
 try:
-    _merged = cfg.fill_defaults(cfg.merge_study(_base, _study, source="the study and --config"))
+    _source = " and ".join([str(f) for f in workflow.config_settings.configfiles] + ["--config"])
+    _merged = cfg.fill_defaults(cfg.merge_study(_base, _study, source=_source))
 except cfg.ConfigError as e:
     raise WorkflowError(str(e))
 config.clear()
@@ -48,6 +49,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/axes.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:
@@ -56,3 +58,4 @@ rule all:
         pt_metrics=f"{OUT}/tables/pt_metrics.csv" if RUNS else [],
         pt_curves=f"{OUT}/tables/pt_curves.csv" if RUNS else [],
         figures=FIGURE_FILES,
+        summary=f"{OUT}/summary.md" if RUNS else [],

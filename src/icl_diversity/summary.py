@@ -29,7 +29,9 @@ def number(x, spec: str = ".4g") -> str:
     """A number as the summary writes it; a dash for a missing (NaN) one."""
     if x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x):
         return DASH
-    return format(float(x), spec)
+    text = format(float(x), spec)
+    # a tiny negative that rounds to zero reads as zero, not "-0.000"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def plain(x) -> str:
@@ -231,9 +233,10 @@ def timing_section(bench: pd.DataFrame) -> str:
             "CPU median (s)"]
     return section(
         "Wall and CPU time per rule",
-        "From the Snakemake benchmark records of the study's jobs (training runs and baselines "
-        "in the store, possibly run by another study; the analyses in this study's folder). A "
-        "job without a record is counted in neither sum.",
+        "From the Snakemake benchmark records of the study's jobs: its training jobs and "
+        "analyses, and its problems' baselines (in the store, possibly computed by another "
+        "study). A run that another study trained has no job, and so no record, here; records "
+        "missing are counted in neither sum.",
         markdown_table(head, timing_rows(bench)))
 
 

@@ -189,3 +189,10 @@ def seed_to_seed_pairs(wildcards):
     return [dict(a=at(a, M), b=at(b, M), pair="seeds", setting=wildcards.setting, M=M, M_b=M,
                  seed_a=a, seed_b=b)
             for a, b in seed_pairs(FIGURES["connectivity"]) for M in M_LABELS]
+
+
+def benchmark_records(rule, wildcards):
+    """The benchmark record of each job of `rule` (one dict of wildcard values per job),
+    as {"rule", "path"}: the rule's own `benchmark:` pattern filled in (the summary)."""
+    pattern = str(getattr(rules, rule).benchmark)
+    return [dict(rule=rule, path=pattern.format(**w)) for w in wildcards]

@@ -1,34 +1,31 @@
 # The study's summary page (summary.md), written from its tables and the benchmark
 # records of its jobs, so that no number in it is typed (icl_diversity.summary).
 
-# Every benchmark record the study's jobs leave: its training runs and its problems'
-# baselines in the store (possibly written by another study's run), and its analyses.
-# Passed as params, not inputs: a record that is missing never blocks the summary.
-SUMMARY_BASELINES = {p: cfg.baselines_dir(config, cfg.problem_dir(config, p)) for p in PROBLEMS}
-SUMMARY_BENCHMARKS = [dict(rule="train", path=run_path(p, s, seed, m, "train_benchmark.tsv"))
-                      for p, s, seed, m in RUNS]
-SUMMARY_BENCHMARKS += [dict(rule="baselines", path=f"{SUMMARY_BASELINES[p]}/benchmarks/M{m}.tsv")
-                       for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
-SUMMARY_BENCHMARKS += [dict(rule="laplace_bayes", path=f"{SUMMARY_BASELINES[p]}/benchmarks/bayes.tsv")
-                       for p in BAYES]
+# Every benchmark record the study's jobs leave: its training jobs' and analyses' (in the
+# study's folder) and its problems' baselines' (in the store, possibly written by another
+# study's run). Passed as params, not inputs: a missing record (a run that another study
+# trained, so no job of this one) never blocks the summary.
+SUMMARY_PDIRS = {p: Path(cfg.problem_dir(config, p)).name for p in PROBLEMS}
+SUMMARY_BENCHMARKS = benchmark_records(
+    "train", [dict(pdir=SUMMARY_PDIRS[p], setting=s, seed=seed, M=m) for p, s, seed, m in RUNS])
+SUMMARY_BENCHMARKS += benchmark_records(
+    "baselines", [dict(pdir=SUMMARY_PDIRS[p], M=m) for p in PROBLEMS for m in cfg.problem_M_labels(config, p)])
+SUMMARY_BENCHMARKS += benchmark_records("laplace_bayes", [dict(pdir=SUMMARY_PDIRS[p]) for p in BAYES])
 if "fig5" in FIGURES:
-    SUMMARY_BENCHMARKS += [dict(rule="interpolation_eval", path=f"{OUT}/benchmarks/interpolation/M{m}.tsv")
-                           for m in INTERP_M]
+    SUMMARY_BENCHMARKS += benchmark_records("interpolation_eval", [dict(M=m) for m in INTERP_M])
 if "connectivity" in FIGURES:
-    SUMMARY_BENCHMARKS += [dict(rule="connectivity_to_inf",
-                                path=f"{OUT}/benchmarks/connectivity/{s}/seed{seed}.tsv")
-                           for s in CONNECT_GROUP["settings"] for seed in CONNECT_GROUP["seeds"]]
+    SUMMARY_BENCHMARKS += benchmark_records(
+        "connectivity_to_inf", [dict(setting=s, seed=seed) for s in CONNECT_GROUP["settings"]
+                                for seed in CONNECT_GROUP["seeds"]])
     if seed_pairs(FIGURES["connectivity"]):
-        SUMMARY_BENCHMARKS += [dict(rule="connectivity_seeds",
-                                    path=f"{OUT}/benchmarks/connectivity/{s}/seeds.tsv")
-                               for s in CONNECT_GROUP["settings"]]
-
-# The group whose runs the per-seed table shows: Fig 2's, else the first sweep group.
-SUMMARY_GROUP = (cfg.figure_groups(FIGURES["fig2"])[0] if "fig2" in FIGURES
-                 else next(iter(config["sweeps"])))
+        SUMMARY_BENCHMARKS += benchmark_records(
+            "connectivity_seeds", [dict(setting=s) for s in CONNECT_GROUP["settings"]])
 
 
 if RUNS:
+    # The group whose runs the per-seed table shows: Fig 2's, else the first sweep group.
+    SUMMARY_GROUP = (cfg.figure_groups(FIGURES["fig2"])[0] if "fig2" in FIGURES
+                     else next(iter(config["sweeps"])))
 
     rule summary:
         """The study on one page: the sweep, the thresholds, the PT against Ridge and dMMSE

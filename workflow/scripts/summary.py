@@ -1,0 +1,29 @@
+# The study's summary page from its tables and the benchmark records of its jobs.
+
+from icl_diversity import config as cfg
+from icl_diversity.io import atomic_path, setup_logging
+from icl_diversity.provenance import sidecar, write_json
+from icl_diversity.summary import read_benchmarks, summary_markdown
+from icl_diversity.tables import read_table
+
+log = setup_logging(snakemake.log[0])
+p, config = snakemake.params, snakemake.config
+bench = read_benchmarks(p.benchmarks)
+read = bench.loc[bench["found"], "path"].tolist()
+missing = bench.loc[~bench["found"], "path"].tolist()
+if missing:
+    log.warning("%d benchmark record(s) missing, left out of the times:\n%s", len(missing),
+                "\n".join(missing))
+
+text = summary_markdown(
+    study=config["study"], config_hash=cfg.config_hash(config), groups=p.groups,
+    main_group=p.main_group,
+    thresholds=read_table(snakemake.input.thresholds, "thresholds"),
+    pt=read_table(snakemake.input.pt_metrics, "pt_metrics"),
+    baselines=read_table(snakemake.input.baselines, "baselines"),
+    bench=bench, figures=p.figures, store_keys=cfg.store_keys(config))
+with atomic_path(snakemake.output.markdown) as tmp:
+    tmp.write_text(text)
+write_json(snakemake.output.provenance,
+           sidecar(list(snakemake.input) + read, [snakemake.output.markdown], config))
+log.info("%s: %d benchmark records read", snakemake.output.markdown, len(read))
