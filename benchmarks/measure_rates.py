@@ -84,7 +84,7 @@ def main():
             rate = measure(model, D, batch, args.device, steps, args.repeats)
             row = dict(device=args.device.split(":")[0], model=key, batch=batch,
                        steps_per_s=round(rate, 3), threads=args.threads, measured_on=device_name,
-                       date=datetime.date.today().isoformat())
+                       date=datetime.date.today().isoformat(), D=D, K=16)
             save(row, args.out)
             print(f"{row['device']} model {key} batch {batch}: {rate:.2f} steps/s "
                   f"(median of {args.repeats} x {steps} steps) -> {args.out}", flush=True)

@@ -8,8 +8,10 @@ benchmarks/rates.csv), and the storage it will write.
 Storage is computed from the formats the workflow writes (per run: the predictions at
 every evaluation step on eval.curve_sequences sequences and at the end on all, the
 model, the tables); CSV row widths are measured by formatting rows of this config.
-Compute counts training only (forward, backward, Adam at the measured rate); the
-baselines, evaluation and figures come on top (minutes at the paper's scale).
+Compute counts training (forward, backward, Adam at the measured rate) and each run's
+evaluations (forward passes at the same FLOP/s); a model never measured on a device gets
+the rate its FLOPs per step give at the FLOP/s of the nearest measured model, marked as
+estimated. The baselines and figures come on top.
 """
 from __future__ import annotations
 
@@ -119,7 +121,7 @@ class Rate:
 def load_rates(path=RATES):
     import pandas as pd
     return pd.read_csv(path) if Path(path).exists() else pd.DataFrame(
-        columns=["device", "model", "batch", "steps_per_s", "threads", "measured_on", "date"])
+        columns=["device", "model", "batch", "steps_per_s", "threads", "measured_on", "date", "D", "K"])
 
 
 def rate_for(rates, device: str, model: dict, batch: int) -> Rate | None:
@@ -135,6 +137,70 @@ def rate_for(rates, device: str, model: dict, batch: int) -> Rate | None:
         return Rate(float(exact["steps_per_s"].iloc[0]), "")
     near = rows.iloc[int(np.argmin(np.abs(np.log(rows["batch"].to_numpy() / batch))))]
     return Rate(float(near["steps_per_s"]) * near["batch"] / batch, f"scaled from batch {near['batch']}")
+
+
+def forward_flops(model: dict, D: int, K: int) -> float:
+    """Matrix-multiply FLOPs (2 per multiply-add) of one sequence's forward pass over its
+    T = 2K tokens: the read-in, each block's attention projections (4 E^2) and MLP
+    (8 E^2), the read-out, and attention's scores and weighted sum (2 T^2 E each per
+    layer, computed in full and then masked)."""
+    return weight_flops(model, D, K) + attention_flops(model, K)
+
+
+def weight_flops(model: dict, D: int, K: int) -> float:
+    """The forward pass's products with weight matrices, over one sequence's 2K tokens."""
+    E, L = model["n_embd"], model["n_layer"]
+    return 2.0 * ((D + 1) * E + L * 12 * E * E + E) * 2 * K
+
+
+def attention_flops(model: dict, K: int) -> float:
+    """Attention's scores (Q K^T) and weighted sum (A V), every head, every layer."""
+    T = 2 * K
+    return 2 * 2.0 * T * T * model["n_embd"] * model["n_layer"]
+
+
+def step_flops(model: dict, batch: int, D: int, K: int) -> float:
+    """One training step: forward and backward (twice the forward) over the batch."""
+    return 3.0 * forward_flops(model, D, K) * batch
+
+
+def _parse_model(key: str) -> dict:
+    L, E, H = (int(v) for v in key.split("/"))
+    return dict(n_layer=L, n_embd=E, n_head=H)
+
+
+def estimated_rate(rates, device: str, model: dict, batch: int, D: int, K: int) -> Rate | None:
+    """rate_for's rate; else, for a model never measured on the device, the rate its
+    training FLOPs per step give at the FLOP/s of the measured (model, batch) nearest to
+    it in FLOPs per step (marked as estimated); None when the device has no rate at all.
+    A measured row's FLOPs are taken at the D and K it was measured on (rates.csv)."""
+    r = rate_for(rates, device, model, batch)
+    if r is not None:
+        return r
+    rows = rates[rates["device"] == device]
+    if rows.empty:
+        return None
+    want = step_flops(model, batch, D, K)
+
+    def measured_at(row, key, default):     # the problem a rate was measured on (rates.csv D, K)
+        v = row.get(key) if hasattr(row, "get") else None
+        return int(v) if v is not None and v == v else default
+    have = np.array([step_flops(_parse_model(r["model"]), int(r["batch"]), measured_at(r, "D", D),
+                                measured_at(r, "K", K)) for _, r in rows.iterrows()])
+    i = int(np.argmin(np.abs(np.log(have / want))))
+    near = rows.iloc[i]
+    return Rate(float(near["steps_per_s"]) * have[i] / want,
+                f"estimated by FLOPs from {near['model']} at batch {near['batch']}")
+
+
+def evaluation_flops(config: dict, model: dict, steps: int, D: int, K: int) -> float:
+    """Forward passes a run makes to evaluate itself: the curve sequences of both sets at
+    every evaluation step, and every sequence of both at the end."""
+    ev = config["eval"]
+    N = ev["n_sequences"]
+    S = N if ev.get("curve_sequences", "all") == "all" else ev["curve_sequences"]
+    E = n_evaluations(steps, config["train"]["eval_every"])
+    return forward_flops(model, D, K) * 2 * (E * S + N)
 
 
 def shown(path) -> str:
@@ -169,25 +235,36 @@ def plan(config: dict, rates, rates_path=RATES) -> str:
         return s if n_problems == 1 else f"{s} [{p}]"
     width = max([28] + [len(label(p, s)) + 1 for p, s in pairs])
     header = f"{'setting':{width}s} {'jobs':>5s}  " + "  ".join(f"{d + ' per job':>16s}" for d in devices)
-    lines += ["compute (training steps at the measured steps/s; one job at a time per device):", header]
+    lines += ["compute (training steps and the run's evaluations, at the measured steps/s; one job "
+              "at a time per device):", header]
     totals = dict.fromkeys(devices, 0.0)
-    unmeasured = set()
+    unmeasured, notes = set(), {}
     for p, name in pairs:
-        s = settings[name]
+        s, pb = settings[name], problems[p]
+        model = cfg.model_spec(config, s.model)
         jobs = sum(1 for r in runs if r[:2] == (p, name))
         cells = []
         for d in devices:
-            r = rate_for(rates, d, cfg.model_spec(config, s.model), s.batch_size)
+            r = estimated_rate(rates, d, model, s.batch_size, pb.D, pb.K)
             if r is None:
                 cells.append(f"{'unmeasured':>16s}")
                 unmeasured.add(d)
                 continue
-            totals[d] += jobs * s.steps / r.steps_per_s
-            cells.append(f"{human_hours(s.steps / r.steps_per_s) + ('~' if r.note else ''):>16s}")
+            # evaluation runs at the step's FLOP/s (forward passes only)
+            flop_rate = r.steps_per_s * step_flops(model, s.batch_size, pb.D, pb.K)
+            per_job = s.steps / r.steps_per_s + evaluation_flops(config, model, s.steps, pb.D, pb.K) / flop_rate
+            totals[d] += jobs * per_job
+            mark = "" if not r.note else ("~" if r.note.startswith("scaled") else "≈")
+            if r.note:
+                notes[f"{d} {s.model} b{s.batch_size}"] = r.note
+            cells.append(f"{human_hours(per_job) + mark:>16s}")
         lines.append(f"{label(p, name):{width}s} {jobs:5d}  " + "  ".join(cells))
     lines.append(f"{'total (job time)':{width}s} {len(runs):5d}  " + "  ".join(
         f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices))
     lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)",
+              "  ≈ rate estimated from another model's measured FLOP/s on the device (training FLOPs per step):"]
+    lines += [f"      {k}: {v}" for k, v in notes.items() if v.startswith("estimated")]
+    lines += ["  not counted: pools, evaluation sets, baselines, tables and figures",
               f"  rates: {shown(rates_path)} (" + "; ".join(
                   f"{d}: {', '.join(sorted(set(rates[rates['device'] == d]['measured_on'])))}"
                   for d in sorted(set(rates["device"]))) + ")", ""]
