@@ -261,9 +261,11 @@ def plan(config: dict, rates, rates_path=RATES) -> str:
         lines.append(f"{label(p, name):{width}s} {jobs:5d}  " + "  ".join(cells))
     lines.append(f"{'total (job time)':{width}s} {len(runs):5d}  " + "  ".join(
         f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices))
-    lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)",
-              "  ≈ rate estimated from another model's measured FLOP/s on the device (training FLOPs per step):"]
-    lines += [f"      {k}: {v}" for k, v in notes.items() if v.startswith("estimated")]
+    lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)"]
+    estimated = [f"      {k}: {v}" for k, v in notes.items() if v.startswith("estimated")]
+    if estimated:
+        lines += ["  ≈ rate estimated from another model's measured FLOP/s on the device "
+                  "(training FLOPs per step):"] + estimated
     lines += ["  not counted: pools, evaluation sets, baselines, tables and figures",
               f"  rates: {shown(rates_path)} (" + "; ".join(
                   f"{d}: {', '.join(sorted(set(rates[rates['device'] == d]['measured_on'])))}"
