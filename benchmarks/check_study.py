@@ -79,8 +79,9 @@ def main():
                 print(f"  {name}: L/D / dMMSE = {ratio:.3f}")
                 if abs(ratio - 1) > args.tolerance:
                     failures.append(f"{name}: T_True L/D {ratio:.3f} x dMMSE's")
-    cols = ["group", "seed", "n_seeds", "log2_threshold", "ci_low", "ci_high", "found_fraction",
-            "status"]
+    cols = [c for c in ("group", "seed", "n_seeds", "seeds_used", "stuck_small", "stuck_large",
+                        "log2_threshold", "ci_low", "ci_high", "interval", "found_fraction",
+                        "status") if c in thr]      # tables written before the seed columns
     print(f"\nthresholds (log2 M)\n{thr[cols].round(2).to_string(index=False)}")
     grid = np.log2(finite)
 

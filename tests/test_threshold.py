@@ -3,11 +3,12 @@ answers are known exactly."""
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from icl_diversity.config import Setting
 from icl_diversity.threshold import (bootstrap_threshold, choose_crossing, crossover_threshold,
-                                     power_law_fit, sign_changes, step_of_minimum,
-                                     threshold_table)
+                                     power_law_fit, replicate_crossings, sign_changes,
+                                     step_of_minimum, threshold_table)
 
 LOG2_M = np.arange(1.0, 9.0)   # M = 2 .. 256
 
@@ -104,52 +105,114 @@ def _runs(true_diff, n_seeds, N, rng, seed_sd=0.0, noise=0.05, shared_sd=0.0):
     return small, large
 
 
-def test_bootstrap_interval_covers_the_true_threshold():
-    rng = np.random.default_rng(2)
-    small, large = _runs(TRUE_DIFF, 3, 400, rng, seed_sd=0.002)
-    b = bootstrap_threshold(NOISY_X, small, large, n_boot=300)
-    assert b["threshold"].found
-    assert b["ci_low"] <= b["threshold"].log2_M <= b["ci_high"]
-    assert 6 <= b["ci_low"] and b["ci_high"] <= 7
-    assert b["found_fraction"] > 0.9
-    # the chooser's standard errors are of the right size: at least the sequence noise,
-    # sd / sqrt(N) times sqrt(2) for two curves over 3 seeds; resampling the seeds as
-    # well counts that noise again (a conservative two-level bootstrap), so not above ~2x
-    sequence_only = 0.05 * np.sqrt(2 / (3 * 400))
-    assert sequence_only < np.median(b["stderr"]) < 2.5 * sequence_only
+def test_replicate_crossings_agree_with_choose_crossing_row_by_row():
+    rng = np.random.default_rng(8)
+    diffs = TRUE_DIFF + 0.02 * rng.standard_normal((400, len(NOISY_X)))
+    diffs[:40] = np.round(diffs[:40], 2)          # exact zeros: the zero-run rule
+    diffs[40:60] = 0.01 * rng.standard_normal((20, len(NOISY_X)))   # mostly not significant
+    diffs[60:70] = np.abs(diffs[60:70])           # no down-crossing at all
+    for se in (np.full(len(NOISY_X), 0.01), np.zeros(len(NOISY_X))):
+        chosen, best, has_down = replicate_crossings(NOISY_X, diffs, se)
+        for d, c, b, h in zip(diffs, chosen, best, has_down):
+            t = choose_crossing(NOISY_X, d, se)
+            assert c == pytest.approx(t.log2_M, nan_ok=True)
+            assert b == pytest.approx(t.best_crossing, nan_ok=True)
+            assert h == (t.status != "none found")
+    assert np.isnan(chosen).any() and np.isfinite(chosen).any() and not has_down.all()
 
 
-def test_bootstrap_over_seeds_widens_the_interval():
-    rng = np.random.default_rng(3)
-    diff = np.where(NOISY_X < 6.5, 0.02, -0.02)
-    small, large = _runs(diff, 4, 400, rng, seed_sd=0.0, noise=0.05)
-    tight = bootstrap_threshold(NOISY_X, small, large, n_boot=300)
-    # the same runs with large seed-to-seed offsets: the interval must not shrink
-    rng = np.random.default_rng(3)
-    small2, large2 = _runs(diff, 4, 400, rng, seed_sd=0.02, noise=0.05)
-    loose = bootstrap_threshold(NOISY_X, small2, large2, n_boot=300)
-    assert np.nanmedian(loose["stderr"]) > 2 * np.nanmedian(tight["stderr"])
+LINEAR = 0.02 * (6.3 - NOISY_X)     # crosses at 6.3; the seed offsets per M move it
+
+
+def test_threshold_over_seeds_is_the_mean_of_theirs_with_a_t_interval_and_shared_noise():
+    """Checked against the obvious slow computation: each seed's threshold from its own
+    curve, and the covariance of the seeds' thresholds over the same sequence resamples
+    (every replicate through the reference chooser)."""
+    rng = np.random.default_rng(9)
+    small, large = _runs(LINEAR, 4, 300, rng, seed_sd=0.004, noise=0.05, shared_sd=0.1)
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=200, seed=3)
+    runs = large - small
+    se = runs.std(axis=2, ddof=1) / np.sqrt(300)
+    xs = np.array([choose_crossing(NOISY_X, r.mean(axis=1), s).log2_M for r, s in zip(runs, se)])
+    assert b["threshold"].status == "found" and b["seeds_used"] == b["seeds_crossing"] == 4
+    assert b["threshold"].log2_M == pytest.approx(xs.mean())
+    assert [t.log2_M for t, _ in b["per_seed"]] == pytest.approx(xs)
+    assert b["sd_seeds"] == pytest.approx(xs.std(ddof=1))
+    weights = np.random.default_rng(3).multinomial(300, np.full(300, 1 / 300), size=200) / 300
+    reps = np.array([[choose_crossing(NOISY_X, runs[s] @ w, se[s]) for s in range(4)] for w in weights])
+    values = np.array([[t.log2_M if t.found else t.best_crossing for t in row] for row in reps])
+    cov = np.cov(values.T)
+    shared = cov[~np.eye(4, dtype=bool)].mean()
+    assert b["se_sequences"] ** 2 == pytest.approx(max(shared, 0.0))
+    assert b["found_fraction"] == pytest.approx(np.mean([all(t.found for t in row) for row in reps]))
+    v = xs.var(ddof=1) / 4 + max(shared, 0.0)
+    df = v ** 2 / ((xs.var(ddof=1) / 4) ** 2 / 3)
+    half = max(stats.t.ppf(0.975, df) * np.sqrt(v), stats.t.ppf(0.975, 3) * xs.std(ddof=1) / 2)
+    assert b["df"] == pytest.approx(df)
+    assert (b["ci_low"], b["ci_high"]) == pytest.approx((xs.mean() - half, xs.mean() + half))
+    assert b["interval"] == "seeds and sequences"
+    # each seed's own interval: sequence noise only, normal, from the same replicates
+    for s, (t, own) in enumerate(b["per_seed"]):
+        sd = values[:, s].std(ddof=1)
+        assert own["interval"] == "sequences only (one seed)"
+        assert (own["ci_low"], own["ci_high"]) == pytest.approx((t.log2_M - 1.96 * sd, t.log2_M + 1.96 * sd),
+                                                                rel=1e-3)
+
+
+def test_more_seed_spread_gives_a_wider_interval_and_fewer_seeds_a_wider_t():
+    widths = {}
+    for seed_sd in (0.0, 0.004):
+        for n_seeds in (3, 8):
+            rng = np.random.default_rng(10)
+            small, large = _runs(LINEAR, n_seeds, 300, rng, seed_sd=seed_sd, noise=0.05)
+            b = bootstrap_threshold(NOISY_X, small, large, n_boot=100)
+            assert b["threshold"].found
+            widths[seed_sd, n_seeds] = b["ci_high"] - b["ci_low"]
+    assert widths[0.004, 3] > 1.5 * widths[0.0, 3]
+    assert widths[0.004, 3] > 1.5 * widths[0.004, 8]
+
+
+def test_a_seed_that_does_not_cross_leaves_the_threshold_undetermined():
+    """A mean over the seeds that cross would be biased toward them: the threshold over
+    seeds is undetermined, says how many crossed, and has no interval; each seed keeps
+    its own result."""
+    rng = np.random.default_rng(11)
+    small, large = _runs(LINEAR, 3, 300, rng, noise=0.05)
+    large[2] = small[2] + 0.05 * rng.standard_normal(small[2].shape)   # seed 2: no difference
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=100)
+    assert b["threshold"].status == "undetermined (2 of 3 seeds cross)" and not b["threshold"].found
+    assert np.isnan(b["threshold"].log2_M) and np.isnan(b["ci_low"]) and b["interval"] == "none"
+    assert (b["seeds_used"], b["seeds_crossing"]) == (3, 2)
+    assert [t.found for t, _ in b["per_seed"]] == [True, True, False]
+    assert b["found_fraction"] < 0.5
+
+
+def test_one_seed_gets_a_sequences_only_interval_that_says_so():
+    rng = np.random.default_rng(12)
+    small, large = _runs(LINEAR, 1, 300, rng, noise=0.05)
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=200)
+    t, own = b["per_seed"][0]
+    assert b["threshold"] == t and b["interval"] == "sequences only (one seed)"
+    assert b["ci_low"] < t.log2_M < b["ci_high"] and b["seeds_used"] == 1
+    # one seed's sequence noise: about se / slope = 0.05 sqrt(2 / 300) / 0.02 octaves
+    assert (b["ci_high"] - b["ci_low"]) / (2 * 1.96) == pytest.approx(0.05 * np.sqrt(2 / 300) / 0.02,
+                                                                       rel=0.4)
 
 
 def test_bootstrap_resamples_a_seed_as_a_pair_of_curves():
     """Seed-to-seed offsets shared by both curves of a seed (their common initialisation
     and batch stream) cancel in the difference, so they must not count as its noise:
-    the standard errors are those of the per-seed differences, checked against the
-    plain formula, and the crossing stays significant. Resampling each curve's seeds
-    on its own would put the shared spread (0.05 here, against a difference of 0.02)
-    into every standard error and find nothing."""
+    each seed's standard errors are those of its per-sequence differences, and the
+    crossing stays significant. Treating each curve's seeds on their own would put the
+    shared spread (0.05 here, against a difference of 0.02) into every standard error
+    and find nothing."""
     rng = np.random.default_rng(5)
     diff = np.where(NOISY_X < 6.5, 0.02, -0.02)
     small, large = _runs(diff, 4, 400, rng, noise=0.05, shared_sd=0.05)
-    b = bootstrap_threshold(NOISY_X, small, large, n_boot=1000)
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=300)
     assert b["threshold"].found and b["found_fraction"] > 0.9
     assert 6 <= b["ci_low"] <= b["threshold"].log2_M <= b["ci_high"] <= 7
-    per_seed = (large - small).mean(axis=2)                       # (seeds, M)
-    plain = per_seed.std(axis=0, ddof=0) / np.sqrt(4)             # bootstrap se of a mean
-    sequence = (large - small).std(axis=2).mean(axis=0) / np.sqrt(4 * 400)
-    expected = np.sqrt(plain ** 2 + sequence ** 2)
-    assert np.median(b["stderr"] / expected) == pytest.approx(1.0, abs=0.25)
-    assert np.median(b["stderr"]) < 0.05 / 4
+    assert np.median(b["stderr"]) == pytest.approx(0.05 * np.sqrt(2 / 400), rel=0.1)
 
 
 def test_bootstrap_leaves_out_nan_runs():
@@ -160,9 +223,19 @@ def test_bootstrap_leaves_out_nan_runs():
     large[0, 0] = 50.0       # ... and a wild one, then marked stuck too
     large[0, 0] = np.nan
     b = bootstrap_threshold(NOISY_X, small, large, n_boot=100)
-    assert b["threshold"].found
+    assert b["threshold"].found and b["seeds_used"] == 2
     assert b["threshold"].log2_M == pytest.approx(reference["threshold"].log2_M, abs=0.3)
-    assert np.isfinite(b["diff"]).all()
+    assert np.isnan(b["diff"][[0, 1], [0, 9]]).all() and np.isfinite(b["diff"]).sum() == 18
+
+
+def test_a_seed_with_every_run_left_out_is_not_used():
+    rng = np.random.default_rng(13)
+    small, large = _runs(LINEAR, 2, 300, rng)
+    large[1] = np.nan
+    b = bootstrap_threshold(NOISY_X, small, large, n_boot=100)
+    assert b["seeds_used"] == 1 and b["threshold"].found
+    assert b["interval"] == "sequences only (one seed)"
+    assert b["per_seed"][1][0].status == "none found"
 
 
 def _table_rows(settings, seeds, value):
@@ -215,6 +288,10 @@ def test_threshold_table_one_row_per_group_fixed_axes_and_seed():
     assert wd0.loc["all", "n_seeds"] == 2 and wd0.loc["0", "n_seeds"] == 1
     assert (wd0.loc["all", "vary_small"], wd0.loc["all", "vary_large"]) == (32, 64)
     assert pd.isna(wd0.loc["all", "batch_size"]) and wd0.loc["all", "steps"] == 100
+    assert list(wd0["interval"]) == ["seeds and sequences", "sequences only (one seed)",
+                                     "sequences only (one seed)"]
+    assert list(wd0["seeds_used"]) == [2, 1, 1] and list(wd0["seeds_crossing"]) == [2, 1, 1]
+    assert (wd0[["stuck_small", "stuck_large"]] == 0).all().all()
     assert (batch[batch["weight_decay"] == 0.1]["status"] == "none found").all()
     assert table[table["group"] == "single"]["status"].item() == "needs two values of batch_size"
 
@@ -241,6 +318,32 @@ def test_threshold_table_leaves_out_stuck_runs():
     t = threshold_table(pt, {"batch": ("batch_size", settings, [0, 1])}, sequence_deltas, n_boot=50)
     assert (t["status"] == "found").all(), t
     assert t["log2_threshold"].to_numpy() == pytest.approx(5.5)
+    # and the rows say what they left out: two runs of the large-batch curve, seed 1's
+    t = t.set_index("seed")
+    assert list(t["stuck_large"]) == [2, 0, 2] and list(t["stuck_small"]) == [0, 0, 0]
+    assert t.loc["all", "n_seeds"] == 2 and t.loc["all", "seeds_used"] == 2
+
+
+def test_threshold_table_counts_a_seed_stuck_everywhere_as_planned_but_not_used():
+    settings = [Setting("tiny", b, 100, 0.0) for b in (32, 64)]
+
+    def curve(s, seed, M):
+        if s.batch_size == 32 or np.isinf(M):
+            return 0.5
+        return 0.5 + (0.1 if np.log2(M) <= 5 else -0.1)
+
+    pt = _table_rows(settings, [0, 1], curve)
+    pt.loc[(pt["setting"] == settings[0].name) & (pt["seed"] == 1), "stuck"] = True
+
+    def sequence_deltas(name, seed, M):
+        return np.full(50, curve(Setting.parse(name), seed, M)) + 0.01 * np.sin(np.arange(50) + M)
+
+    t = threshold_table(pt, {"batch": ("batch_size", settings, [0, 1])}, sequence_deltas,
+                        n_boot=50).set_index("seed")
+    assert t.loc["all", "n_seeds"] == 2 and t.loc["all", "seeds_used"] == 1
+    assert t.loc["all", "stuck_small"] == len(LOG2_M) and t.loc["all", "stuck_large"] == 0
+    assert t.loc["all", "status"] == "found" and t.loc["all", "interval"] == "sequences only (one seed)"
+    assert t.loc["1", "status"] == "none found" and t.loc["1", "seeds_used"] == 0
 
 
 def test_step_of_minimum_interior_and_at_an_end():

@@ -3,8 +3,10 @@ Delta^{T_True}_{PT,Ridge} vs M curves) and, for the learning dynamics, the step 
 which the distance to Ridge is smallest and a power law t* ~ M^b.
 
 Pure functions on arrays, and `threshold_table`, which applies them to the tidy PT
-metrics table and the runs' per-sequence deltas (rows per sweep group and seed, with
-bootstrap intervals).
+metrics table and the runs' per-sequence deltas (rows per sweep group and seed). The
+training seed is the replicated unit: a threshold over seeds is the mean of the seeds'
+own thresholds, with a t-interval over them that adds the sequence noise they share
+(`bootstrap_threshold` says why, and what happens when a seed does not cross).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 def _crossings(x, diff) -> list[tuple[float, int, int, int]]:
@@ -57,7 +60,8 @@ class Threshold:
     log2_M: float          # NaN unless a significant crossing was found
     n_crossings: int       # sign changes of any direction
     n_significant: int     # significant down-crossings
-    status: str            # "found", "several", "not significant" or "none found"
+    status: str            # "found", "several", "not significant", "none found" or, over
+                           # seeds or resamples, "undetermined (...)" (bootstrap_threshold)
     best_crossing: float = float("nan")   # the best down-crossing, significant or not
 
     @property
@@ -119,10 +123,54 @@ def crossover_threshold(log2_M, delta_small, delta_large) -> Threshold:
     return choose_crossing(log2_M, diff, np.zeros_like(diff))
 
 
+def replicate_crossings(log2_M, diffs, stderr, z: float = Z_SIGNIFICANT):
+    """`choose_crossing` applied to each row of `diffs` (B, n_M) at once, for bootstrap
+    replicates: returns (log2_M, best_crossing, has_down), arrays of length B, the first
+    NaN where a row has no significant crossing, the second where it has no down-crossing
+    at all. `log2_M` must be finite; NaN columns of `diffs` must be dropped beforehand.
+    Rows with an exact zero (whose crossings need the zero-run rule) go to the reference."""
+    x, se = np.asarray(log2_M, dtype=float), np.asarray(stderr, dtype=float)
+    order = np.argsort(x)
+    x, se, d = x[order], se[order], np.asarray(diffs, dtype=float)[:, order]
+    B, n = d.shape
+    chosen, best = np.full(B, np.nan), np.full(B, np.nan)
+    if n < 2:
+        return chosen, best, np.zeros(B, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zs = np.nan_to_num(np.where(se > 0, d / se, np.sign(d) * z))
+        at = x[:-1] + (x[1:] - x[:-1]) * d[:, :-1] / (d[:, :-1] - d[:, 1:])   # (B, n-1)
+    sign = np.where(zs >= z, 1, np.where(zs <= -z, -1, 0))
+    cols = np.arange(n)
+    last = np.maximum.accumulate(np.where(sign != 0, cols, -1), axis=1)      # at or before k
+    nxt = np.minimum.accumulate(np.where(sign != 0, cols, n)[:, ::-1], axis=1)[:, ::-1]
+    before = np.where(last >= 0, np.take_along_axis(sign, np.clip(last, 0, n - 1), 1), 0)
+    after = np.where(nxt < n, np.take_along_axis(sign, np.clip(nxt, 0, n - 1), 1), 0)
+    down = (d[:, :-1] > 0) & (d[:, 1:] < 0)          # a down-crossing between k and k + 1
+    sig = down & (before[:, :-1] == 1) & (after[:, 1:] == -1)
+    cz = np.cumsum(zs, axis=1)
+    score = 2 * cz[:, :-1] - cz[:, -1:]              # sum(z before) - sum(z after)
+    rows = np.arange(B)
+    for mask, out in ((down, best), (sig, chosen)):
+        k = np.where(mask, score, -np.inf).argmax(axis=1)
+        out[:] = np.where(mask.any(axis=1), at[rows, k], np.nan)
+    for b in np.flatnonzero((d == 0).any(axis=1)):   # rare: the slow, exact rule
+        t = choose_crossing(x, d[b], se, z)
+        chosen[b], best[b] = t.log2_M, t.best_crossing
+    return chosen, best, np.isfinite(best)
+
+
+# A row per group, fixed axes and seed ("all": the mean over seeds). log2_threshold, ci_low,
+# ci_high, best_crossing, status, found_fraction: see bootstrap_threshold. interval: what
+# the interval covers ("seeds and sequences", "sequences only (one seed)", "none");
+# seeds_used of the n_seeds planned, seeds_crossing of those; sd_seeds: the sd of the
+# seeds' thresholds; se_sequences: the sequence noise's standard error (over seeds: the
+# part all seeds share); df: the t-interval's degrees of freedom; stuck_small,
+# stuck_large: the runs of each curve left out as stuck.
 THRESHOLD_COLUMNS = ["group", "problem", "vary", "model", "batch_size", "steps", "weight_decay", "seed",
                      "n_seeds", "vary_small", "vary_large", "log2_threshold", "ci_low", "ci_high",
                      "threshold_M", "found_fraction", "best_crossing", "n_crossings",
-                     "n_significant", "status"]
+                     "n_significant", "status", "interval", "seeds_used", "seeds_crossing",
+                     "sd_seeds", "se_sequences", "df", "stuck_small", "stuck_large"]
 
 
 @contextmanager
@@ -133,65 +181,165 @@ def _quiet():
         yield
 
 
+SEEDS_AND_SEQUENCES = "seeds and sequences"
+SEQUENCES_ONLY = "sequences only (one seed)"
+
+
+def undetermined(crossing: int, used: int) -> str:
+    """The status of a threshold over seeds of which only some cross significantly."""
+    return f"undetermined ({crossing} of {used} seeds cross)"
+
+
+def _seed_summary(t: Threshold, reps, significant, level: float) -> tuple[Threshold, dict]:
+    """One seed's threshold with its sequences-only interval from its replicates."""
+    has = np.isfinite(reps)
+    lost = 1 - has.mean()
+    sd = float(np.std(reps[has], ddof=1)) if has.sum() > 1 else float("nan")
+    if t.found and lost > (1 - level) / 2:
+        t = Threshold(float("nan"), t.n_crossings, t.n_significant,
+                      f"undetermined (no crossing in {lost:.0%} of sequence resamples)", t.best_crossing)
+    half = stats.norm.ppf((1 + level) / 2) * sd
+    ok = t.found and np.isfinite(half)
+    return t, dict(ci_low=t.log2_M - half if ok else np.nan, ci_high=t.log2_M + half if ok else np.nan,
+                   interval=SEQUENCES_ONLY if ok else "none", found_fraction=float(significant.mean()),
+                   se_sequences=sd, sd_seeds=np.nan, df=np.inf if ok else np.nan)
+
+
 def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_SIGNIFICANT,
                         seed: int = 0, level: float = 0.95) -> dict:
-    """The threshold of two curves given per run and per evaluation sequence, with a
-    bootstrap interval.
+    """The threshold of two curves given per training seed and per evaluation sequence:
+    each seed's own threshold, their mean and a `level` interval for the mean.
 
     `small` and `large` are (n_seeds, n_M, N) arrays: Delta^{T_True}_{PT,Ridge} of each
     evaluation sequence for each training seed (NaN rows for runs left out, e.g. stuck
-    ones) at each finite M; both curves are evaluated on the same N sequences. A curve
-    is the mean over its seeds. Each replicate resamples the sequences (the same draw
-    for every run, since they share the evaluation set) and, when there are several
-    seeds, the seeds with replacement: one draw across M, since a seed's runs at
-    different M share their initialisation and batch stream, and one draw for both
-    curves, since seed s of the small- and of the large-data curve share them too (the
-    seed, a pair of curves, is the unit that is replicated). Drawing each curve's seeds
-    independently would treat that shared part of the seed-to-seed spread as noise in
-    the difference. The standard errors the chooser uses are the replicates' standard
-    deviations; the interval is the central `level` of the replicates' thresholds, over
-    those that found one.
+    ones) at each finite M, all on the same N sequences. The training seed is the
+    replicated unit: seed s gives a difference curve d_s = mean over sequences of
+    (large - small), whose standard errors over sequences decide which points' signs
+    count, and a threshold x_s (`choose_crossing`); a seed is used when its curve has two
+    finite points. The estimand is the threshold a typical seed shows, E[x_s]; the
+    estimate is the mean of the x_s.
+
+    Its variance has two parts. Seeds differ (initialisation, batch stream): spread
+    tau^2. And every seed is evaluated on the same N sequences, so the sequence noise of
+    x_s has a part c shared by all seeds and a part f_s of their own. The sample
+    variance s^2 of the x_s estimates tau^2 + var f, but contains none of var c, so
+    var(mean) = s^2 / S + v_shared, with v_shared = cov(x_s, x_t), s != t. v_shared comes
+    from a bootstrap over sequences (one draw shared by every seed, M and curve; each
+    seed's replicate threshold is its significant crossing, or its best down-crossing
+    when not significant, so a replicate that loses significance still counts, where
+    it fell): the mean covariance over pairs of seeds. The interval is a t-interval
+    with the Welch-Satterthwaite degrees of freedom, df = (s^2/S + v)^2 / ((s^2/S)^2 /
+    (S - 1)) (v is estimated from thousands of sequences, so its own df is taken as
+    infinite): with few seeds and seed-dominated noise it is the plain t over S - 1 df,
+    which keeps its coverage with 3 seeds where resampling seeds with replacement (an
+    SE too small by (S - 1)/S, and no t quantile) does not; with sequence-dominated
+    noise it counts that noise once, not twice, as resampling seeds and sequences does.
+    The half-width is never below the plain t over the seeds, t_{S-1} s / sqrt(S):
+    taking v as exact, a small v lifts df from 2 to ~2.5 with 3 seeds and would shrink
+    the interval below the one that is exact when v = 0 (the simulation shows coverage
+    ~0.93 without this floor).
+    A simulation with a known truth (tests/test_threshold_coverage.py,
+    benchmarks/threshold_coverage.py) checks 90-99% coverage of the 95% interval for
+    3, 5 and 10 seeds and seed-, sequence-dominated and mixed noise.
+
+    Seeds without a significant crossing are not dropped: the mean is then
+    "undetermined (k of S seeds cross)", with no value and no interval (a mean over the
+    seeds that cross would be biased toward them); when no seed crosses and all say the
+    same ("none found", "not significant"), that is the status. It is undetermined too when, in more
+    than (1 - level) / 2 of the resamples, some seed has no down-crossing at all (the
+    sequence noise alone can remove the crossing). With one used seed the interval can
+    only cover sequence noise: `interval` says "sequences only (one seed)", the
+    interval is normal with the replicates' standard deviation, and it is for that
+    seed's own threshold, not the typical seed's.
+
+    Returns a dict: threshold (a Threshold of the mean; n_crossings and n_significant
+    summed over the seeds, best_crossing the mean of theirs), ci_low, ci_high,
+    interval, found_fraction (the fraction of resamples in which every used seed's
+    crossing is significant), seeds_used, seeds_crossing, sd_seeds (s), se_sequences
+    (sqrt v_shared), df; per_seed (one (Threshold, dict of the same keys) per input
+    seed, sequence-only intervals); diff and stderr, each seed's curve (n_seeds, n_M).
     """
     small, large = (np.asarray(a, dtype=np.float64) for a in (small, large))
+    x = np.asarray(log2_M, dtype=float)
     n_seeds, n_M, N = small.shape
+    runs = large - small                                                    # (seeds, M, N)
+    valid = np.isfinite(runs).all(axis=2) & np.isfinite(x)                  # (seeds, M)
+    with _quiet():
+        diff = np.where(valid, runs.mean(axis=2), np.nan)
+        stderr = np.where(valid, runs.std(axis=2, ddof=1) / np.sqrt(N), np.nan)
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(N, np.full(N, 1.0 / N), size=n_boot) / N     # (B, N)
-    per_run = {name: np.einsum("bn,smn->bsm", weights, np.nan_to_num(a))   # (B, seeds, M)
-               for name, a in (("small", small), ("large", large))}
-    pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds)) if n_seeds > 1 else None
-    curves, point = {}, {}
-    for name, a in (("small", small), ("large", large)):
-        valid = np.isfinite(a).all(axis=2)                                  # (seeds, M)
-        reps = np.where(valid[None], per_run[name], np.nan)
-        if pick is not None:
-            reps = np.take_along_axis(reps, pick[:, :, None], axis=1)
-        with _quiet():
-            curves[name] = np.nanmean(reps, axis=1)                          # (B, M)
-            point[name] = np.nanmean(np.where(valid, a.mean(axis=2), np.nan), axis=0)
-    diff_reps = curves["large"] - curves["small"]
-    diff = point["large"] - point["small"]
-    with _quiet():
-        se = np.nanstd(diff_reps, axis=0, ddof=1)
-    t = choose_crossing(log2_M, diff, se, z)
-    found = np.array([r.log2_M for r in (choose_crossing(log2_M, dr, se, z) for dr in diff_reps)
-                      if r.found])
-    lo, hi = (np.quantile(found, [(1 - level) / 2, (1 + level) / 2]) if len(found)
-              else (np.nan, np.nan))
-    return dict(threshold=t, ci_low=float(lo), ci_high=float(hi),
-                found_fraction=len(found) / n_boot, diff=diff, stderr=se)
+    reps = np.einsum("bn,smn->bsm", weights, np.where(valid[:, :, None], runs, 0.0))
+    per_seed, R, sig = [], np.full((n_boot, n_seeds), np.nan), np.zeros((n_boot, n_seeds), bool)
+    for s in range(n_seeds):
+        t = choose_crossing(x, diff[s], stderr[s], z)
+        if valid[s].sum() >= 2:
+            chosen, R[:, s], _ = replicate_crossings(x[valid[s]], reps[:, s, valid[s]],
+                                                     stderr[s, valid[s]], z)
+            sig[:, s] = np.isfinite(chosen)
+        t, summary = _seed_summary(t, R[:, s], sig[:, s], level)
+        per_seed.append((t, dict(summary, seeds_used=int(valid[s].sum() >= 2),
+                                 seeds_crossing=int(t.found))))
+    used = [s for s in range(n_seeds) if valid[s].sum() >= 2]
+    out = dict(per_seed=per_seed, diff=diff, stderr=stderr, seeds_used=len(used),
+               seeds_crossing=0, found_fraction=0.0, ci_low=np.nan, ci_high=np.nan,
+               interval="none", sd_seeds=np.nan, se_sequences=np.nan, df=np.nan)
+    if not used:
+        return dict(out, threshold=Threshold(float("nan"), 0, 0, "undetermined (no usable seed)"))
+    if len(used) == 1:
+        t, summary = per_seed[used[0]]
+        return dict(out, threshold=t, **{k: v for k, v in summary.items() if k != "seeds_used"})
+    ts = [per_seed[s][0] for s in used]
+    xs = np.array([t.log2_M for t in ts])
+    crossing = sum(t.found for t in ts)
+    R, has = R[:, used], np.isfinite(R[:, used]).all(axis=1)
+    lost = 1 - has.mean()
+    if crossing == 0 and len({t.status for t in ts}) == 1:
+        status = ts[0].status            # every seed: "none found", or "not significant"
+    elif crossing < len(used):
+        status = undetermined(crossing, len(used))
+    elif lost > (1 - level) / 2:
+        status = f"undetermined (no crossing in {lost:.0%} of sequence resamples)"
+    else:
+        status = "several" if any(t.status == "several" for t in ts) else "found"
+    best = float(np.mean([t.best_crossing for t in ts]))
+    mean = Threshold(float(xs.mean()) if status in ("found", "several") else float("nan"),
+                     sum(t.n_crossings for t in ts), sum(t.n_significant for t in ts), status, best)
+    out.update(threshold=mean, seeds_crossing=crossing,
+               found_fraction=float(sig[:, used].all(axis=1).mean()))
+    if not mean.found or has.sum() < 2:
+        return out
+    cov = np.cov(R[has].T)
+    shared = max(float(cov[~np.eye(len(used), dtype=bool)].mean()), 0.0)
+    seeds = xs.var(ddof=1) / len(used)
+    df = (seeds + shared) ** 2 / (seeds ** 2 / (len(used) - 1)) if seeds > 0 else np.inf
+    q = (1 + level) / 2
+    half = max(stats.t.ppf(q, df) * np.sqrt(seeds + shared),      # Welch-Satterthwaite
+               stats.t.ppf(q, len(used) - 1) * np.sqrt(seeds))    # never below the plain t
+    return dict(out, ci_low=mean.log2_M - half, ci_high=mean.log2_M + half,
+                interval=SEEDS_AND_SEQUENCES, sd_seeds=float(xs.std(ddof=1)),
+                se_sequences=float(np.sqrt(shared)), df=float(df))
+
+
+ESTIMATE_COLUMNS = ["ci_low", "ci_high", "found_fraction", "interval", "seeds_used", "seeds_crossing",
+                    "sd_seeds", "se_sequences", "df"]
 
 
 def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,
                     n_boot: int = 1000) -> pd.DataFrame:
-    """Thresholds with bootstrap intervals: per sweep group and combination of its fixed
-    axes (model, weight decay and whichever of batch size / steps is not swept), the
-    crossing of the Delta^{T_True}_{PT,Ridge} vs finite-M curves of the two smallest
-    values of the swept axis; one row over all seeds (`seed` = "all") and, when the
-    group has several seeds, one per seed.
+    """Thresholds with intervals (`bootstrap_threshold`): per sweep group and combination
+    of its fixed axes (model, weight decay and whichever of batch size / steps is not
+    swept), the crossing of the Delta^{T_True}_{PT,Ridge} vs finite-M curves of the two
+    smallest values of the swept axis; one row over all seeds (`seed` = "all": the mean
+    of the seeds' thresholds) and, when the group has several seeds, one per seed (its
+    own threshold, with a sequences-only interval), all from one bootstrap.
 
     `groups` maps group -> (vary, list of Setting, list of seeds); `sequence_deltas(
     setting, seed, M)` returns the run's per-sequence deltas (N,). Runs flagged `stuck`
-    in `pt_metrics` are left out. The swept axis' own column is left empty.
+    in `pt_metrics` are left out, and counted: `stuck_small` / `stuck_large` are the
+    row's runs left out of each curve, `seeds_used` the seeds whose difference curve
+    kept two M, while `n_seeds` stays the number of seeds planned. The swept axis' own
+    column is left empty.
     """
     final = pt_metrics[(pt_metrics["eval_set"] == "true") & (pt_metrics["metric"] == "delta_ridge")
                        & (pt_metrics["position"] == 0)]
@@ -209,33 +357,36 @@ def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,
                 rows.append(dict(row, seed="all", n_seeds=len(seeds), n_crossings=0,
                                  n_significant=0, status=f"needs two values of {vary}"))
                 continue
-            small, large = values[:2]
             by_value = {getattr(s, vary): s.name for s in members}
-            Ms = sorted({float(m) for m in final.loc[final["setting"].isin(
-                [by_value[small], by_value[large]]), "M"] if np.isfinite(m)})
+            names = by_value[values[0]], by_value[values[1]]
+            Ms = sorted({float(m) for m in final.loc[final["setting"].isin(names), "M"]
+                         if np.isfinite(m)})
 
-            def stack(name, seed_list):
-                out = []
-                for seed in seed_list:
-                    per_M = []
-                    for M in Ms:
-                        d = np.asarray(sequence_deltas(name, seed, M), dtype=float)
-                        per_M.append(np.full_like(d, np.nan) if (name, seed, M) in stuck else d)
-                    out.append(per_M)
-                return np.array(out)      # (seeds, M, N)
+            def stack(name):
+                out = np.array([[sequence_deltas(name, seed, M) for M in Ms] for seed in seeds],
+                               dtype=float)                   # (seeds, M, N)
+                for i, seed in enumerate(seeds):
+                    for j, M in enumerate(Ms):
+                        if (name, seed, M) in stuck:
+                            out[i, j] = np.nan
+                return out
 
-            subsets = [("all", list(seeds))] + ([(str(s), [s]) for s in seeds] if len(seeds) > 1 else [])
-            for label, seed_list in subsets:
-                b = bootstrap_threshold(np.log2(Ms), stack(by_value[small], seed_list),
-                                        stack(by_value[large], seed_list), n_boot=n_boot)
-                t = b["threshold"]
-                rows.append(dict(row, seed=label, n_seeds=len(seed_list), vary_small=small,
-                                 vary_large=large, log2_threshold=t.log2_M, ci_low=b["ci_low"],
-                                 ci_high=b["ci_high"], threshold_M=t.M,
-                                 found_fraction=b["found_fraction"], best_crossing=t.best_crossing,
+            def left_out(seed_list):
+                return {f"stuck_{which}": sum((name, seed, M) in stuck for seed in seed_list for M in Ms)
+                        for which, name in zip(("small", "large"), names)}
+
+            b = bootstrap_threshold(np.log2(Ms), stack(names[0]), stack(names[1]), n_boot=n_boot)
+            row.update(vary_small=values[0], vary_large=values[1])
+            per_seed = [(str(s), [s], t, summary) for s, (t, summary) in zip(seeds, b["per_seed"])]
+            for label, seed_list, t, summary in [("all", list(seeds), b["threshold"], b)] + \
+                    (per_seed if len(seeds) > 1 else []):
+                rows.append(dict(row, seed=label, n_seeds=len(seed_list), log2_threshold=t.log2_M,
+                                 threshold_M=t.M, best_crossing=t.best_crossing,
                                  n_crossings=t.n_crossings, n_significant=t.n_significant,
-                                 status=t.status))
-    ints = {c: "Int64" for c in ("batch_size", "steps", "vary_small", "vary_large")}
+                                 status=t.status, **{c: summary[c] for c in ESTIMATE_COLUMNS},
+                                 **left_out(seed_list)))
+    ints = {c: "Int64" for c in ("batch_size", "steps", "vary_small", "vary_large", "seeds_used",
+                                 "seeds_crossing", "stuck_small", "stuck_large")}
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS).astype(ints)
 
 
@@ -256,7 +407,6 @@ def power_law_fit(x, y, level: float = 0.95) -> tuple[float, float, float, float
     """Least-squares fit of log y = log c + b log x; returns (b, c, b_low, b_high) with a
     `level` t-interval for the exponent (NaN with only two points), or None when fewer
     than two distinct positive points are available."""
-    from scipy import stats
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     x, y = x[ok], y[ok]
