@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 sys.path.insert(0, str(ROOT / "src"))
 
+from icl_diversity import config as cfg  # noqa: E402
+
 # What a copy of the workflow needs; tests that touch source files work on a copy, so
 # they never make a real results folder look out of date.
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "studies", "workflow", "src", "envs")
@@ -34,6 +36,50 @@ def planned_jobs(*args, cwd) -> dict[str, int]:
         return {}
     table = out.split("Job stats:", 1)[1]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def copy_finished(wf: Path, dest: Path) -> Path:
+    """A copy of a finished workflow folder at `dest` (which must not exist), Snakemake's
+    records (.snakemake) and the outdir included, file times kept: the rules' code inputs
+    are relative paths, so the copy is as finished as the original, and a test may add to
+    it without touching the original."""
+    shutil.copytree(wf, dest, symlinks=True, ignore=shutil.ignore_patterns("locks"))
+    return dest
+
+
+def study_config(wf: Path, study: str, outdir="out") -> dict:
+    """The resolved config of studies/{study}.yaml in the workflow folder `wf`, with the
+    outdir as given (relative: the paths Snakemake prints and records, relative to `wf`)."""
+    return cfg.load_config(Path(wf) / "studies" / f"{study}.yaml", {"outdir": str(outdir)})
+
+
+def main_pdir(config: dict) -> Path:
+    """The main problem's folder in the store."""
+    return Path(cfg.problem_dir(config, cfg.main_problem(config).name))
+
+
+def run_dir(config: dict, setting: str, seed, M, problem: str | None = None) -> Path:
+    """A training run's folder in the store (the main problem's unless `problem` is given)."""
+    pdir = cfg.problem_dir(config, problem or cfg.main_problem(config).name)
+    return Path(cfg.run_dir(config, pdir, setting, seed, M))
+
+
+def metrics_dir(config: dict, setting: str, seed, M, problem: str | None = None) -> Path:
+    """Where a run's metrics against its baselines are (metrics.csv, curve.csv, ...)."""
+    return Path(cfg.metrics_dir(config, str(run_dir(config, setting, seed, M, problem))))
+
+
+def baselines_dir(config: dict, problem: str | None = None) -> Path:
+    pdir = cfg.problem_dir(config, problem or cfg.main_problem(config).name)
+    return Path(cfg.baselines_dir(config, pdir))
+
+
+def train_job_log(config: dict, setting: str, seed, M, problem: str | None = None) -> Path:
+    """The log of the study's training job of a run: in the study's folder, under the
+    problem's folder name in the store (the run's own progress log is train.log in the
+    run's folder)."""
+    pdir = Path(cfg.problem_dir(config, problem or cfg.main_problem(config).name))
+    return Path(cfg.study_dir(config)) / "logs" / "train" / pdir.name / setting / f"seed{seed}" / f"M{M}.log"
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -1,6 +1,7 @@
 """The schema and the cross-key checks stop bad configs before any job, naming the key."""
 import copy
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -8,7 +9,11 @@ import yaml
 from conftest import ROOT, snakemake
 from icl_diversity import config as cfg
 
-SMOKE = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
+SMOKE_STUDY = yaml.safe_load((ROOT / "studies" / "smoke.yaml").read_text())
+# The smoke study merged onto config.yaml, before the schema's defaults: the config the
+# Snakefile validates.
+SMOKE = copy.deepcopy(cfg.merge_study(BASE, SMOKE_STUDY))
 
 
 def with_change(path, value):
@@ -101,36 +106,144 @@ def test_a_gpu_request_with_device_cpu_is_refused():
 
 
 
-PRESETS = ["config.yaml", "presets/smoke.yaml", "presets/paper.yaml", "presets/seeds.yaml",
-           "presets/smoke_axes.yaml", "presets/laptop_dimension.yaml",
-           "presets/laptop_decay.yaml", "presets/laptop_width.yaml",
-           "presets/laptop_depth.yaml", "presets/laptop_laplace.yaml",
-           "presets/laptop_dip.yaml", "presets/laptop_decay_seeds.yaml",
-           "presets/laptop_width_seeds.yaml"]
+STUDIES = ["config.yaml", "studies/smoke.yaml", "studies/paper.yaml", "studies/seeds.yaml",
+           "studies/smoke_axes.yaml", "studies/laptop_dimension.yaml",
+           "studies/laptop_decay.yaml", "studies/laptop_width.yaml",
+           "studies/laptop_depth.yaml", "studies/laptop_laplace.yaml",
+           "studies/laptop_dip.yaml", "studies/laptop_decay_seeds.yaml",
+           "studies/laptop_width_seeds.yaml"]
 
 
-def test_every_preset_is_listed():
-    assert sorted(f"presets/{p.name}" for p in (ROOT / "presets").glob("*.yaml")) == \
-        sorted(p for p in PRESETS if p.startswith("presets/"))
+def test_every_study_is_listed():
+    assert sorted(f"studies/{p.name}" for p in (ROOT / "studies").glob("*.yaml")) == \
+        sorted(p for p in STUDIES if p.startswith("studies/"))
 
 
-def test_presets_are_valid():
-    for name in PRESETS:
-        cfg.validate(yaml.safe_load((ROOT / name).read_text()))
+@pytest.mark.parametrize("study", STUDIES)
+def test_studies_load_merged_onto_config_yaml(study):
+    config = cfg.load_config(ROOT / study)
+    assert config["study"] == ("default" if study == "config.yaml" else Path(study).stem)
+    assert cfg.study_dir(config) == f"results/studies/{config['study']}"
+    assert cfg.store_dir(config) == "results/store"
+    # every key of config.yaml is there (a study holds only what differs from it)
+    assert set(BASE) <= set(config)
 
 
-def test_seeds_preset_is_the_default_with_more_seeds():
-    default = yaml.safe_load((ROOT / "config.yaml").read_text())
-    seeds = yaml.safe_load((ROOT / "presets" / "seeds.yaml").read_text())
+def repetitions(study: dict, base: dict, path=(), top=True):
+    """Key paths where a study gives what config.yaml already has, by the merge rules: a
+    mapping merges key by key (so each of its keys is compared), a list or a value
+    replaces the base's (so it is compared whole), and so do `sweeps` and `figures`."""
+    for key, value in study.items():
+        if key not in base:
+            continue
+        here = path + (key,)
+        if isinstance(value, dict) and isinstance(base[key], dict) and not (top and key in cfg.STUDY_REPLACES):
+            yield from repetitions(value, base[key], here, top=False)
+        elif value == base[key]:
+            yield ".".join(map(str, here))
+
+
+def test_the_repetition_check_finds_repetitions():
+    assert list(repetitions({"problem": {"D": 3, "K": 16}, "M": list(BASE["M"]), "train": {"lr": 1.0}},
+                            BASE)) == ["problem.K", "M"]
+    assert list(repetitions({"sweeps": copy.deepcopy(BASE["sweeps"])}, BASE)) == ["sweeps"]
+    # a group repeated inside a study's own sweeps is no repetition: they replace the base's
+    assert not list(repetitions({"sweeps": dict(BASE["sweeps"], other={})}, BASE))
+    assert not list(repetitions({"figures": {"fig2": "batch"}}, BASE))
+
+
+@pytest.mark.parametrize("study", [s for s in STUDIES if s.startswith("studies/")])
+def test_studies_repeat_nothing_config_yaml_has(study):
+    raw = yaml.safe_load((ROOT / study).read_text())
+    assert isinstance(raw, dict) and raw, f"{study} is empty"
+    assert not list(repetitions(raw, BASE)), f"{study} repeats config.yaml's {list(repetitions(raw, BASE))}"
+
+
+def test_seeds_study_is_the_default_with_more_seeds():
+    default = cfg.load_config(ROOT / "config.yaml")
+    seeds = cfg.load_config(ROOT / "studies" / "seeds.yaml")
     assert len(seeds["sweeps"]["batch"]["seed"]) >= 3
     assert set(default["sweeps"]["batch"]["seed"]) < set(seeds["sweeps"]["batch"]["seed"])
     for conf in (default, seeds):
-        del conf["sweeps"]["batch"]["seed"]
+        del conf["sweeps"]["batch"]["seed"], conf["study"]
     assert seeds == default
 
 
+# ---------------------------------------------------------------- merging a study
+
+def test_merge_study_merges_mappings_key_by_key():
+    merged = cfg.merge_study(BASE, {"problem": {"D": 8}, "train": {"lr": 1e-3},
+                                    "models": {"nano": {"n_layer": 1, "n_embd": 16, "n_head": 2}}})
+    assert merged["problem"] == dict(BASE["problem"], D=8)
+    assert merged["train"] == dict(BASE["train"], lr=1e-3)
+    assert merged["models"] == dict(BASE["models"], nano={"n_layer": 1, "n_embd": 16, "n_head": 2})
+    # deeper: one key of analysis.interpolation, the rest of it and of analysis kept
+    merged = cfg.merge_study(BASE, {"analysis": {"interpolation": {"n_pairs": 16}}})
+    assert merged["analysis"]["interpolation"] == dict(BASE["analysis"]["interpolation"], n_pairs=16)
+    assert merged["analysis"]["connectivity"] == BASE["analysis"]["connectivity"]
+    assert {k: v for k, v in merged.items() if k != "analysis"} == \
+        {k: v for k, v in BASE.items() if k != "analysis"}
+
+
+def test_merge_study_replaces_lists_and_values():
+    merged = cfg.merge_study(BASE, {"M": [2, "inf"], "outdir": "elsewhere",
+                                    "analysis": {"interpolation": {"M": [4]}}})
+    assert merged["M"] == [2, "inf"] and merged["outdir"] == "elsewhere"
+    assert merged["analysis"]["interpolation"]["M"] == [4]       # not [4, 32, 256] nor merged
+
+
+def test_merge_study_replaces_sweeps_and_figures_whole():
+    group = {"vary": "batch_size", "batch_size": [8], "steps": [60], "model": ["tiny"]}
+    merged = cfg.merge_study(BASE, {"sweeps": {"other": group}, "figures": {"fig2": "other"}})
+    assert merged["sweeps"] == {"other": group}                 # no `batch` from the base
+    assert merged["figures"] == {"fig2": "other"}               # no fig4, fig5, ... either
+    # a study naming the base's group gives the whole group: nothing of it is merged in
+    merged = cfg.merge_study(BASE, {"sweeps": {"batch": {"seed": [0, 1]}}})
+    assert merged["sweeps"] == {"batch": {"seed": [0, 1]}}
+    with pytest.raises(cfg.ConfigError, match=r"sweeps\.batch"):
+        cfg.validate(merged)                                     # vary, batch_size, ... missing
+
+
+def test_merge_study_leaves_its_inputs_alone():
+    base, study = copy.deepcopy(BASE), {"problem": {"D": 8}, "sweeps": {"g": {"steps": [1]}}}
+    cfg.merge_study(base, study)
+    assert base == BASE and study == {"problem": {"D": 8}, "sweeps": {"g": {"steps": [1]}}}
+
+
+@pytest.mark.parametrize("study,needle", [
+    ({"train": {"lrr": 1}}, "train.lrr"),
+    ({"sweep": {"batch": {"seed": [0, 1]}}}, "key sweep "),
+    ({"problem": {"noise_std": 0.5}}, "problem.noise_std"),
+    ({"sweeps": {"batch": {"depth": [2]}}}, "sweeps.batch.depth"),
+    ({"analysis": {"interpolation": {"pairs": 3}}}, "analysis.interpolation.pairs"),
+])
+def test_merge_study_refuses_an_unknown_key_by_name(study, needle):
+    with pytest.raises(cfg.ConfigError, match=re.escape(needle)):
+        cfg.merge_study(BASE, study, source="studies/x.yaml")
+
+
+def test_load_config_names_the_study_file_with_an_unknown_key(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("train: {lrr: 0.001}\n")
+    with pytest.raises(cfg.ConfigError, match=re.escape(f"{path}: unknown config key train.lrr")):
+        cfg.load_config(path)
+    # overrides merge the same way, and are checked the same way
+    with pytest.raises(cfg.ConfigError, match=re.escape("overrides: unknown config key eval.n_seq")):
+        cfg.load_config(None, {"eval": {"n_seq": 4}})
+    assert cfg.load_config(None, {"train": {"lr": 1e-3}})["train"] == \
+        dict(cfg.load_config()["train"], lr=1e-3)
+
+
+def test_snakemake_refuses_a_study_with_an_unknown_key(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text(f"outdir: {tmp_path / 'out'}\ntrain: {{lrr: 0.001}}\n")
+    proc = snakemake("-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0 and "unknown config key train.lrr" in proc.stdout, proc.stdout[-3000:]
+    assert not (tmp_path / "out").exists()
+
+
 def test_runs_are_the_union_of_each_settings_seeds():
-    conf = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+    conf = cfg.load_config(ROOT / "studies" / "smoke.yaml")
     runs = cfg.all_runs(conf)
     assert len(runs) == len(set(runs)) == 5 * len(conf["M"])
     assert {seed for _, s, seed, M in runs if s == "nano-b8-s60-wd0"} == {0, 1}   # in both groups
@@ -139,8 +252,8 @@ def test_runs_are_the_union_of_each_settings_seeds():
     assert cfg.sweep_seeds(conf, "steps") == [0]       # the schema's default
 
 
-def test_paper_preset_matches_the_paper():
-    paper = yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text())
+def test_paper_study_matches_the_paper():
+    paper = cfg.load_config(ROOT / "studies" / "paper.yaml")
     assert paper["problem"] == {"D": 8, "K": 16, "noise_var": 0.25, "task_scale": 1.0, "x_scale": 1.0}
     assert paper["M"] == [2 ** i for i in range(1, 21)] + ["inf"]
     assert paper["models"]["base"] == {"n_layer": 8, "n_embd": 128, "n_head": 2}
@@ -157,13 +270,13 @@ def test_paper_preset_matches_the_paper():
     assert paper["models"]["small"] == {"n_layer": 4, "n_embd": 64, "n_head": 2}
     assert paper["models"]["large"] == {"n_layer": 12, "n_embd": 256, "n_head": 4}
     assert paper["train"]["eval_every"] == 1000           # every 1000 steps, as the paper
-    assert paper["eval"]["n_sequences"] >= 2 ** 14        # the official code: 2^20 (see preset)
+    assert paper["eval"]["n_sequences"] >= 2 ** 14        # the official code: 2^20 (see the study)
     fig2_groups = ("batch", "steps", "dynamics", "dimension", "width", "depth", "small", "laplace")
     assert all(paper["sweeps"][g].get("weight_decay", [0.0]) == [0.0] for g in fig2_groups)
 
 
-def test_paper_preset_has_every_group_the_paper_ran():
-    paper = cfg.validate(yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text()))
+def test_paper_study_has_every_group_the_paper_ran():
+    paper = cfg.load_config(ROOT / "studies" / "paper.yaml")
     sweeps, figures = paper["sweeps"], paper["figures"]
     # Fig 6: the large model at D = 8, 16, 32 with K = 2D and sigma^2 = D/32
     dims = cfg.sweep_problems(paper, figures["fig6"])
@@ -207,8 +320,10 @@ def test_outdir_that_is_a_file_is_refused(tmp_path):
 
 def test_snakemake_refuses_nan_before_any_job(tmp_path):
     path = tmp_path / "nan.yaml"
-    text = (ROOT / "presets" / "smoke.yaml").read_text().replace("noise_var: 0.25", "noise_var: .nan")
-    path.write_text(text.replace("outdir: results/smoke", f"outdir: {tmp_path / 'out'}"))
+    text = (ROOT / "studies" / "smoke.yaml").read_text()
+    assert "problem: {D: 3, K: 8}" in text
+    text = text.replace("problem: {D: 3, K: 8}", "problem: {D: 3, K: 8, noise_var: .nan}")
+    path.write_text(text + f"outdir: {tmp_path / 'out'}\n")
     proc = snakemake("-n", "--configfile", str(path), check=False)
     assert proc.returncode != 0 and "problem.noise_var" in proc.stdout
     assert not (tmp_path / "out").exists()
@@ -222,7 +337,8 @@ def test_setting_names_round_trip():
 
 
 def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
-    bad = with_change(("problem", "noise_var"), -1)
+    bad = copy.deepcopy(SMOKE_STUDY)         # a study: merged onto config.yaml
+    bad["problem"]["noise_var"] = -1
     bad["outdir"] = str(tmp_path / "out")
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
@@ -232,11 +348,16 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_dry_run_succeeds_for_every_preset(preset, tmp_path):
+@pytest.mark.parametrize("study", STUDIES)
+def test_dry_run_succeeds_for_every_study(study, tmp_path):
     # an empty outdir, so the plan is the whole workflow whatever results/ holds here
-    proc = snakemake("-n", "--configfile", preset, "--config", f"outdir={tmp_path}")
-    figures = yaml.safe_load((ROOT / preset).read_text())["figures"]
+    proc = snakemake("-n", "--configfile", study, "--config", f"outdir={tmp_path}")
+    config = cfg.load_config(ROOT / study)
+    figures = config["figures"]
+    assert figures
+    # the study's outputs in its own folder, pools and runs in the store
+    assert f"{tmp_path}/studies/{config['study']}/tables/baselines.csv" in proc.stdout
+    assert f"{tmp_path}/store/{cfg.main_problem(config).name}-" in proc.stdout
     for rule in ("task_pool", "baselines", "train", *figures):
         assert f"rule {rule}" in proc.stdout, rule
 

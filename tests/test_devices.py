@@ -7,10 +7,10 @@ import stat
 import pytest
 import torch
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_workflow, run_dir, snakemake, study_config, train_job_log
 from icl_diversity.devices import holds_gpu, training_device
 
-SMOKE = ("--configfile", "presets/smoke.yaml", "--config", "outdir=out")
+SMOKE = ("--configfile", "studies/smoke.yaml", "--config", "outdir=out")
 
 
 @pytest.mark.parametrize("resources,held", [
@@ -77,10 +77,12 @@ def test_gpu_requests_come_from_the_config_not_the_host(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised where CUDA is missing")
 def test_a_job_given_a_gpu_it_cannot_see_fails_clearly_and_leaves_nothing(tmp_path):
     wf = copy_workflow(tmp_path)
-    run = "out/runs/nano-b8-s60-wd0/seed0/Minf"
+    config = study_config(wf, "smoke")
+    run = run_dir(config, "nano-b8-s60-wd0", 0, "inf")
     proc = snakemake(f"{run}/model.pt", "--cores", "1", *SMOKE, "train={device: auto, gpus_per_job: 1}",
                      cwd=wf, check=False)
     assert proc.returncode != 0
-    log = (wf / "out" / "logs" / "train" / "nano-b8-s60-wd0" / "seed0" / "Minf.log").read_text()
+    log = (wf / train_job_log(config, "nano-b8-s60-wd0", 0, "inf")).read_text()
     assert "the job was given a GPU but torch sees no CUDA device" in log
+    # nothing in the run's folder: no output, no lock, no progress log
     assert not (wf / run).exists() or not list((wf / run).iterdir())

@@ -5,7 +5,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, metrics_dir, run_dir
 from icl_diversity import config as cfg
 from icl_diversity import plan
 from icl_diversity.model import ICLTransformer, ModelConfig
@@ -35,26 +35,37 @@ def test_plan_of_the_default_counts_jobs_and_time():
     config = plan.load_config(ROOT / "config.yaml")
     text = plan.plan(config, RATES)
     assert text.startswith(f"{len(cfg.all_runs(config))} training jobs")
-    # 8 runs at 6000 steps / 20 steps/s and 8 at 6000 / (20 * 64 / 128)
-    assert "total (job time)" in text and f"{(8 * 300 + 8 * 600) / 3600:.1f} h" in text
+    # 8 runs at 6000 steps / 20 steps/s and 8 at 6000 / (20 * 64 / 128), each with its
+    # evaluations' forward passes at the FLOP/s of its training steps
+    tiny, D, K = cfg.model_spec(config, "tiny"), 4, 16
+
+    def job(batch, steps_per_s):
+        flop_rate = steps_per_s * plan.step_flops(tiny, batch, D, K)
+        return 6000 / steps_per_s + plan.evaluation_flops(config, tiny, 6000, D, K) / flop_rate
+    total = 8 * job(64, 20.0) + 8 * job(128, 10.0)
+    assert 8 * 300 + 8 * 600 < total < 1.2 * (8 * 300 + 8 * 600)
+    assert "total (job time)" in text and f"{total / 3600:.1f} h" in text
     assert "unmeasured" in text                               # no cuda rates given
 
 
-def test_storage_estimate_matches_what_the_smoke_run_wrote(smoke_outdir):
-    config = plan.load_config(ROOT / "presets" / "smoke.yaml")
+def test_storage_estimate_matches_what_the_smoke_run_wrote(smoke_config):
+    config = plan.load_config(ROOT / "studies" / "smoke.yaml")
     for setting in cfg.all_settings(config):
         rows = plan.csv_row_bytes(config, setting)
         for M, finite in (("16", True), ("inf", False)):
             want = plan.run_storage(config, setting, finite, rows)
-            run = smoke_outdir / "runs" / setting.name / "seed0" / f"M{M}"
-            for name in ("predictions.npz", "curve.csv", "metrics.csv", "train_loss.csv"):
-                real = (run / name).stat().st_size
+            folders = {"predictions.npz": run_dir(smoke_config, setting.name, 0, M),
+                       "train_loss.csv": run_dir(smoke_config, setting.name, 0, M),
+                       "curve.csv": metrics_dir(smoke_config, setting.name, 0, M),
+                       "metrics.csv": metrics_dir(smoke_config, setting.name, 0, M)}
+            for name, folder in folders.items():
+                real = (folder / name).stat().st_size
                 assert want[name] == pytest.approx(real, rel=0.15, abs=600), (setting.name, M, name)
 
 
-def test_the_command_runs_on_the_paper_preset():
-    out = subprocess.run([sys.executable, "-m", "icl_diversity.plan", "presets/paper.yaml"], cwd=ROOT,
+def test_the_command_runs_on_the_paper_study():
+    out = subprocess.run([sys.executable, "-m", "icl_diversity.plan", "studies/paper.yaml"], cwd=ROOT,
                          capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}).stdout
-    runs = cfg.all_runs(plan.load_config(ROOT / "presets" / "paper.yaml"))
+    runs = cfg.all_runs(plan.load_config(ROOT / "studies" / "paper.yaml"))
     assert f"{len(runs)} training jobs" in out and "over 4 problems" in out and "total written" in out

@@ -1,4 +1,4 @@
-"""The smoke preset through profiles/slurm on a real one-node Slurm cluster that the
+"""The smoke study through profiles/slurm on a real one-node Slurm cluster that the
 test brings up (munged, slurmctld, slurmd) and takes down again.
 
 Opt-in: ICL_SLURM_TEST=1, as root, with Debian's `slurmctld slurmd slurm-client munge`
@@ -18,15 +18,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, copy_workflow, planned_jobs, snakemake
+from conftest import ROOT, copy_workflow, planned_jobs, run_dir, snakemake, study_config, train_job_log
 
 OPT_IN = "ICL_SLURM_TEST"
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "scancel")
-SMOKE = ("--configfile", "presets/smoke.yaml", "--config", "outdir=out")
+SMOKE = ("--configfile", "studies/smoke.yaml", "--config", "outdir=out")
 # What the test cluster can hold (2 CPUs, a few GB): the profile's paper-sized memory and
 # threads are replaced by these; its runtimes and everything else are kept.
 TEST_MEM_MB = {"default": 200, "baselines": 400, "train": 500, "pt_metrics": 300}
-TRAIN_RUN = "nano-b8-s60-wd0/seed0/M2"
+TRAIN_RUN = ("nano-b8-s60-wd0", 0, 2)      # setting, seed, M
 # what the train rule writes into a run's folder (pt_metrics writes the rest)
 TRAIN_OUTPUTS = ("model.pt", "predictions.npz", "train_loss.csv")
 
@@ -196,7 +196,7 @@ def slurm_jobs(env) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def slurm_run(slurm_env, tmp_path_factory):
-    """The smoke preset run through the (test-sized) Slurm profile; returns the
+    """The smoke study run through the (test-sized) Slurm profile; returns the
     workflow folder, the profile folder, the Slurm jobs it ran and its wall time."""
     wf = copy_workflow(tmp_path_factory.mktemp("slurm_workflow"))
     profile = profile_for_this_cluster(tmp_path_factory.mktemp("profile"))
@@ -215,17 +215,18 @@ def files_under(folder: Path) -> set[str]:
 
 
 def test_smoke_through_slurm_writes_what_a_local_run_writes(slurm_run, smoke_workflow):
-    print(f"smoke preset through Slurm: {slurm_run['seconds']:.0f} s")
+    print(f"smoke study through Slurm: {slurm_run['seconds']:.0f} s")
+    # the whole outdir: the store and the study's folder
     local, through_slurm = smoke_workflow[1], slurm_run["wf"] / "out"
     # the same files (logs and benchmark records included): nothing missing, nothing
-    # extra; test_figures may have added a report to the local run
-    assert files_under(through_slurm) == files_under(local) - {"report.html"}
+    # extra; test_figures may have added a report to the local run's study
+    assert files_under(through_slurm) == files_under(local) - {"studies/smoke/report.html"}
     assert all(p.stat().st_size > 0 for p in through_slurm.rglob("*")
-               if p.is_file() and "logs" not in p.parts)
+               if p.is_file() and "logs" not in p.parts and not p.name.endswith(".log"))
     # same machine, same torch, same threads: the same numbers, to the last bit
     for table in ("baselines.csv", "pt_metrics.csv", "pt_curves.csv", "thresholds.csv"):
-        pd.testing.assert_frame_equal(pd.read_csv(through_slurm / "tables" / table),
-                                      pd.read_csv(local / "tables" / table), check_exact=True)
+        tables = [folder / "studies" / "smoke" / "tables" / table for folder in (through_slurm, local)]
+        pd.testing.assert_frame_equal(*map(pd.read_csv, tables), check_exact=True)
     assert planned_jobs(*SMOKE, cwd=slurm_run["wf"]) == {}
 
 
@@ -242,24 +243,30 @@ def test_each_rule_got_the_profiles_cpus_memory_and_time(slurm_run):
 
 def test_a_diverging_training_job_fails_the_workflow_and_leaves_its_log(slurm_run, slurm_env):
     wf, profile = slurm_run["wf"], slurm_run["profile"]
-    run = wf / "out" / "runs" / TRAIN_RUN
     # a learning rate of 1e4 blows the loss past train.max_loss (1e4) at once; the
-    # changed lr is a result parameter, so Snakemake retrains this one run
-    proc = snakemake(f"out/runs/{TRAIN_RUN}/model.pt", "--profile", str(profile), *SMOKE,
+    # changed lr is a result parameter: a run of its own in the store, trained anew
+    config = study_config(wf, "smoke", "out")
+    config["train"]["lr"] = 1.0e4
+    run = run_dir(config, *TRAIN_RUN)
+    assert run != run_dir(study_config(wf, "smoke", "out"), *TRAIN_RUN)
+    proc = snakemake(f"{run}/model.pt", "--profile", str(profile), *SMOKE,
                      "train={lr: 1.0e+4}", cwd=wf, env=slurm_env, check=False)
     assert proc.returncode != 0, proc.stdout[-3000:]
-    log = (wf / "out" / "logs" / "train" / f"{TRAIN_RUN}.log").read_text()
+    log = (wf / train_job_log(config, *TRAIN_RUN)).read_text()
     assert re.search(r"diverged at step \d+", log), log[-2000:]
-    assert not [f for f in TRAIN_OUTPUTS if (run / f).exists()], "a failed training job left outputs behind"
+    assert not [f for f in TRAIN_OUTPUTS if (wf / run / f).exists()], "a failed training job left outputs behind"
+    assert not (wf / run / "train.lock").exists(), "a failed training job left its lock behind"
     assert "Error in rule train" in proc.stdout
 
 
 def test_a_gpu_request_reaches_sbatch_and_the_job(slurm_run, slurm_env):
     wf, profile = slurm_run["wf"], slurm_run["profile"]
-    run = "nano-b8-s60-wd0/seed1/M2"
+    config = study_config(wf, "smoke", "out")
+    run = run_dir(config, "nano-b8-s60-wd0", 1, 2)
+    finished = {f: (wf / run / f).read_bytes() for f in TRAIN_OUTPUTS}
     before = {j["JobId"] for j in slurm_jobs(slurm_env)}
     # gpus_per_job is an execution knob, so the finished run is forced to rerun
-    proc = snakemake(f"out/runs/{run}/model.pt", "-f", "--profile", str(profile), *SMOKE,
+    proc = snakemake(f"{run}/model.pt", "-f", "--profile", str(profile), *SMOKE,
                      "train={device: auto, gpus_per_job: 1}", cwd=wf, env=slurm_env, check=False)
     new = [j for j in slurm_jobs(slurm_env) if j["JobId"] not in before]
     assert len(new) == 1, new
@@ -267,8 +274,11 @@ def test_a_gpu_request_reaches_sbatch_and_the_job(slurm_run, slurm_env):
     assert "gres:gpu:1" in job.get("TresPerJob", ""), job        # sbatch got --gpus=1
     assert job.get("JOB_GRES") == "gpu:1", job                    # ... and Slurm granted one
     # This machine's torch sees no CUDA behind the placeholder GPU, so the job stops with
-    # the error naming the cause, and leaves no output.
+    # the error naming the cause, and writes nothing: the finished run's outputs (kept by
+    # update(), so that the store never loses a finished run to a failed job) are as they
+    # were, and no lock is left.
     assert proc.returncode != 0
-    log = (wf / "out" / "logs" / "train" / f"{run}.log").read_text()
+    log = (wf / train_job_log(config, "nano-b8-s60-wd0", 1, 2)).read_text()
     assert "the job was given a GPU but torch sees no CUDA device" in log, log[-2000:]
-    assert not [f for f in TRAIN_OUTPUTS if (wf / "out" / "runs" / run / f).exists()]
+    assert {f: (wf / run / f).read_bytes() for f in TRAIN_OUTPUTS} == finished
+    assert not (wf / run / "train.lock").exists()

@@ -130,3 +130,28 @@ def test_a_barrier_table_with_a_text_barrier_is_refused(tmp_path):
     pd.DataFrame([dict(row, barrier="big")]).to_csv(path, index=False)
     with pytest.raises(TableError, match="barrier"):
         read_table(path, "barriers")
+
+
+def test_rows_with_no_M_of_their_own_are_repeated_at_each_M(tmp_path):
+    """The Laplace prior's Bayes rows do not depend on the pool: its metrics file holds
+    them once, at M = inf, and the baselines table repeats them at each of the problem's M."""
+    rng = np.random.default_rng(0)
+    data = {"xs": rng.standard_normal((20, K, D)), "ys": rng.standard_normal((20, K)),
+            "ws": rng.standard_normal((20, D))}
+    preds = {e: rng.standard_normal((20, K)) for e in ("Ridge", "dMMSE", "Bayes")}
+    per_M, bayes = tmp_path / "M2.csv", tmp_path / "bayes.csv"
+    to_frame(estimator_rows(preds, data, D, ["Ridge", "dMMSE"], M=2.0, eval_set="true")).to_csv(per_M, index=False)
+    to_frame(estimator_rows(preds, data, D, ["Bayes"], M=np.inf, eval_set="true")).to_csv(bayes, index=False)
+    own = read_table(bayes, "baselines", K)
+    table = concat_tables([per_M, bayes], "baselines", K, problems=["P", "P"],
+                          at_each_M=[None, ["2", "16", "inf"]])
+    got = table[table["estimator"] == "Bayes"]
+    assert sorted(set(got["M"])) == [2.0, 16.0, np.inf] and len(got) == 3 * len(own)
+    for M in (2.0, 16.0, np.inf):
+        pd.testing.assert_frame_equal(got[got["M"] == M].drop(columns=["M", "problem"]).reset_index(drop=True),
+                                      own.drop(columns="M"), check_exact=True)
+    # files given None keep their own M
+    assert set(table.loc[table["estimator"] != "Bayes", "M"]) == {2.0}
+    assert (table["problem"] == "P").all()
+    with pytest.raises(ValueError):          # one entry per file
+        concat_tables([per_M, bayes], "baselines", K, at_each_M=[None])

@@ -1,5 +1,6 @@
-"""The smoke preset end to end, and precise reruns after an edit."""
+"""The smoke study end to end, and precise reruns after an edit."""
 import ast
+import copy
 import os
 import subprocess
 import sys
@@ -10,11 +11,19 @@ import yaml
 import pandas as pd
 import pytest
 
-from conftest import ROOT, planned_jobs
+from conftest import (ROOT, baselines_dir, main_pdir, metrics_dir, planned_jobs, run_dir,
+                      study_config)
 from icl_diversity.baselines import tune_smoothing_var, tuning_set
 from icl_diversity.sources import script_sources
 
-SMOKE = ("--configfile", "presets/smoke.yaml", "--config", "outdir=out")
+SMOKE = ("--configfile", "studies/smoke.yaml", "--config", "outdir=out")
+SMOKE_STUDY = yaml.safe_load((ROOT / "studies" / "smoke.yaml").read_text())
+
+
+def write_study(wf, name, study):
+    """A study file in the workflow folder, its outdir `out` (the smoke run's)."""
+    (wf / name).write_text(yaml.safe_dump(dict(study, outdir="out")))
+    return name
 
 
 def test_smoke_run_writes_every_table(smoke_outdir):
@@ -40,27 +49,28 @@ def test_smoke_run_writes_every_table(smoke_outdir):
     assert by["dMMSE"] < by["Ridge"]
 
 
-def test_smoke_run_tunes_smoothing_on_the_tuning_set(smoke_outdir):
+def test_smoke_run_tunes_smoothing_on_the_tuning_set(smoke_outdir, smoke_config):
     # the chosen s^2 is the recorded grid's minimum, and the recorded losses are those of
     # the tuning set: recomputed here from its seed, without the evaluation set
-    conf = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+    conf = smoke_config
     pb, grid = conf["problem"], [2.0 ** e for e in range(-10, 3)]   # the schema's default
+    assert conf["eval"]["smoothing_grid"] == grid
     base = pd.read_csv(smoke_outdir / "tables" / "baselines.csv")
     smoothed = base[base["estimator"] == "smoothed_dMMSE"]
     assert set(smoothed["M"]) == {2.0, 16.0}
     assert base[base["estimator"] != "smoothed_dMMSE"]["smoothing_var"].isna().all()
     tune = tuning_set(pb["D"], pb["K"], pb["noise_var"], 1024, conf["seeds"]["eval"])
     for M in (2, 16):
-        table = pd.read_csv(smoke_outdir / "baselines" / f"M{M}" / "tuning.csv")
+        table = pd.read_csv(baselines_dir(conf) / f"M{M}" / "tuning.csv")
         assert table["smoothing_var"].tolist() == grid
         chosen = table[table["chosen"]]["smoothing_var"]
         assert len(chosen) == 1 and chosen.iloc[0] == grid[int(table["loss_per_dim"].argmin())]
         assert set(smoothed[smoothed["M"] == M]["smoothing_var"]) == {chosen.iloc[0]}
-        pool = np.load(smoke_outdir / "pools" / f"pool_M{M}.npy")
+        pool = np.load(main_pdir(conf) / "pools" / f"pool_M{M}.npy")
         _, losses, _ = tune_smoothing_var(tune["xs"], tune["ys"], pool, pb["noise_var"], grid,
                                           backend="torch")
         np.testing.assert_allclose(table["loss_per_dim"], losses, rtol=1e-9)
-    assert pd.read_csv(smoke_outdir / "baselines" / "Minf" / "tuning.csv").empty
+    assert pd.read_csv(baselines_dir(conf) / "Minf" / "tuning.csv").empty
 
 
 def test_a_fresh_dry_run_plans_the_analyses(tmp_path):
@@ -90,7 +100,7 @@ def test_smoke_run_writes_fig5_and_its_table(smoke_outdir):
     assert len(pt) == 2 * 5 * 2 * 2
 
 
-def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir):
+def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir, smoke_config):
     for ext in ("pdf", "png", "json"):
         assert (smoke_outdir / "figures" / f"connectivity.{ext}").stat().st_size > 0
     b = pd.read_csv(smoke_outdir / "tables" / "barriers.csv")
@@ -101,20 +111,28 @@ def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir):
     assert (b["barrier"] >= 0).all() and np.isfinite(b["barrier"]).all()
     # t = 0 is the model trained at M: its loss is the one training evaluated on T_True
     D = 3
-    true = np.load(smoke_outdir / "eval" / "true.npz")
+    true = np.load(main_pdir(smoke_config) / "eval" / "true.npz")
     for row in to_inf.itertuples():
-        run = smoke_outdir / "runs" / row.setting / f"seed{row.seed_a}"
-        for M, loss in ((f"M{int(row.M)}", row.loss_a), ("Minf", row.loss_b)):
-            pred = np.load(run / M / "predictions.npz")["true"][:64].astype(np.float64)
+        for M, loss in ((int(row.M), row.loss_a), ("inf", row.loss_b)):
+            run = run_dir(smoke_config, row.setting, row.seed_a, M)
+            pred = np.load(run / "predictions.npz")["true"][:64].astype(np.float64)
             own = ((pred - true["ys"][:64]) ** 2).mean() / D
             assert loss == pytest.approx(own, rel=1e-5), (row, M)
     paths = pd.read_csv(smoke_outdir / "tables" / "connectivity.csv")
     assert len(paths) == 5 * len(b)
 
 
-def test_smoke_run_leaves_no_checkpoint_or_temp_file(smoke_outdir):
-    assert not list((smoke_outdir / "checkpoints").rglob("*"))      # no empty folders either
-    assert not [p for p in smoke_outdir.rglob(".*") if p.is_file()]
+def test_smoke_run_leaves_no_checkpoint_lock_or_temp_file(smoke_workflow, smoke_config):
+    from icl_diversity import config as cfg
+    _, out = smoke_workflow
+    for name in cfg.all_problems(smoke_config):
+        checkpoints = Path(cfg.problem_dir(smoke_config, name)) / "checkpoints"
+        assert checkpoints.is_dir()                                 # the rolling checkpoints' root
+        assert not list(checkpoints.rglob("*"))                     # no empty folders either
+    # the whole outdir: the store and the study's folder
+    assert (out / "store").is_dir() and (out / "studies" / "smoke").is_dir()
+    assert not [p for p in out.rglob(".*") if p.is_file()]
+    assert not list(out.rglob("*.lock*"))                           # every run lock released
 
 
 def test_complete_run_has_nothing_left_to_do(smoke_workflow):
@@ -148,20 +166,22 @@ def test_editing_a_module_reruns_only_what_uses_it(smoke_workflow, module, rerun
     assert not (untouched & set(jobs)), jobs
 
 
-def test_runs_store_curves_on_the_first_sequences_and_final_predictions_on_all(smoke_outdir):
+def test_runs_store_curves_on_the_first_sequences_and_final_predictions_on_all(smoke_config):
     # smoke: 128 sequences per set, curve_sequences 64, evaluations every 20 of 120 steps
-    run = smoke_outdir / "runs" / "nano-b8-s120-wd0" / "seed0" / "M16"
+    run = run_dir(smoke_config, "nano-b8-s120-wd0", 0, 16)
+    metrics = metrics_dir(smoke_config, "nano-b8-s120-wd0", 0, 16)
+    assert metrics.parent == run
     with np.load(run / "predictions.npz") as f:
         stored = {k: f[k] for k in f.files}
     assert set(stored) == {"steps", "true_curve", "pretrain_curve", "true", "pretrain"}
     assert list(stored["steps"]) == list(range(0, 121, 20))
     assert stored["true_curve"].shape == (7, 64, 8) and stored["true"].shape == (128, 8)
     np.testing.assert_array_equal(stored["pretrain_curve"][-1], stored["pretrain"][:64])
-    curve = pd.read_csv(run / "curve.csv")
-    final = pd.read_csv(run / "metrics.csv")
+    curve = pd.read_csv(metrics / "curve.csv")
+    final = pd.read_csv(metrics / "metrics.csv")
     # the final metrics use all 128 sequences, the curve's last point the first 64
     key = (final["position"] == 0) & (final["metric"] == "loss_per_dim") & (final["target"] == "noisy")
-    ys = np.load(smoke_outdir / "eval" / "pretrain_M16.npz")["ys"]
+    ys = np.load(main_pdir(smoke_config) / "eval" / "pretrain_M16.npz")["ys"]
     want = np.mean((stored["pretrain"].astype(np.float64) - ys) ** 2) / 3
     assert final[key & (final["eval_set"] == "pretrain")]["value"].item() == pytest.approx(want, rel=1e-9)
     last = curve[(curve["step"] == 120) & (curve["position"] == 0) & (curve["metric"] == "loss_per_dim")
@@ -170,19 +190,19 @@ def test_runs_store_curves_on_the_first_sequences_and_final_predictions_on_all(s
                                  rel=1e-9)
 
 
-def test_two_seeds_are_two_different_runs(smoke_outdir):
+def test_two_seeds_are_two_different_runs(smoke_outdir, smoke_config):
     final = pd.read_csv(smoke_outdir / "tables" / "pt_metrics.csv")
     final = final[(final["position"] == 0) & (final["metric"] == "loss_per_dim")]
     a, b = (final[(final["setting"] == "nano-b8-s60-wd0") & (final["seed"] == s)]
             .sort_values(["M", "eval_set", "target"])["value"].to_numpy() for s in (0, 1))
     assert len(a) == len(b) == 12 and not np.allclose(a, b)
     # ... trained on different batches from different initial weights
-    losses = [pd.read_csv(smoke_outdir / "runs" / "nano-b8-s60-wd0" / f"seed{s}" / "M16" /
-                          "train_loss.csv")["loss"] for s in (0, 1)]
+    losses = [pd.read_csv(run_dir(smoke_config, "nano-b8-s60-wd0", s, 16) / "train_loss.csv")["loss"]
+              for s in (0, 1)]
     assert losses[0].iloc[0] != losses[1].iloc[0]
 
 
-def test_plateau_guard_flags_the_stuck_runs_and_logs_them(smoke_outdir):
+def test_plateau_guard_flags_the_stuck_runs_and_logs_them(smoke_outdir, smoke_config):
     # smoke runs 60-120 steps with plateau_guard 0.3: at M = 2 the pool is learned (about
     # half the gap to Ridge closed), at M = 16 and inf nothing has been learned yet
     pt = pd.read_csv(smoke_outdir / "tables" / "pt_metrics.csv")
@@ -191,30 +211,30 @@ def test_plateau_guard_flags_the_stuck_runs_and_logs_them(smoke_outdir):
     assert runs.xs(np.inf, level="M")["stuck"].all()
     assert (runs.loc[runs["stuck"], "gap_closed"] < 0.3).all()
     assert (runs.loc[~runs["stuck"], "gap_closed"] >= 0.3).all()
-    log = (smoke_outdir / "logs" / "pt_metrics" / "nano-b8-s60-wd0" / "seed1" / "Minf.log").read_text()
+    log = (metrics_dir(smoke_config, "nano-b8-s60-wd0", 1, "inf") / "pt_metrics.log").read_text()
     assert "STUCK ON THE PLATEAU" in log
-    log = (smoke_outdir / "logs" / "pt_metrics" / "nano-b8-s60-wd0" / "seed1" / "M2.log").read_text()
+    log = (metrics_dir(smoke_config, "nano-b8-s60-wd0", 1, 2) / "pt_metrics.log").read_text()
     assert "STUCK" not in log
 
 
 def test_adding_a_seed_plans_only_the_new_seeds_runs(smoke_workflow):
     wf, _ = smoke_workflow
-    preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())
-    preset["sweeps"]["batch"]["seed"] = [0, 1, 2]
-    preset["outdir"] = "out"
-    (wf / "more_seeds.yaml").write_text(yaml.safe_dump(preset))
-    jobs = planned_jobs("--configfile", "more_seeds.yaml", cwd=wf)
-    # seed 2 of both batch settings at each of the 3 M; pools and baselines are shared
+    study = copy.deepcopy(SMOKE_STUDY)
+    study["sweeps"]["batch"]["seed"] = [0, 1, 2]
+    jobs = planned_jobs("--configfile", write_study(wf, "more_seeds.yaml", study), cwd=wf)
+    # another study (more_seeds) on the same store: seed 2 of both batch settings at each
+    # of the 3 M; the smoke study's runs, pools and baselines are shared
     assert jobs.get("train") == 6 and jobs.get("pt_metrics") == 6, jobs
     assert not {"baselines", "task_pool", "eval_set_true", "eval_set_pretrain"} & set(jobs), jobs
+    assert jobs.get("pt_table") == 1 and not (wf / "out" / "studies" / "more_seeds").exists()
 
 
 def _with_train(wf, name, **train):
-    preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())
-    preset["train"].update(train)
-    preset["outdir"] = "out"
-    (wf / name).write_text(yaml.safe_dump(preset))
-    return planned_jobs("--configfile", name, cwd=wf)
+    # the smoke study itself (its outputs in out/studies/smoke), with train keys changed
+    study = copy.deepcopy(SMOKE_STUDY)
+    study["train"].update(train)
+    study["study"] = "smoke"
+    return planned_jobs("--configfile", write_study(wf, name, study), cwd=wf)
 
 
 def test_execution_knobs_retrain_nothing_but_the_learning_rate_does(smoke_workflow):
@@ -225,8 +245,9 @@ def test_execution_knobs_retrain_nothing_but_the_learning_rate_does(smoke_workfl
 
 
 @pytest.mark.parametrize("override,expected", [
-    # the README's documented forms of --config, each with what it must plan
-    ("train={lr: 0.001}", {"train": 15}),                    # typed, merged into train
+    # forms of --config, each with what it must plan (Snakemake merges --config into the
+    # study file, whose own sweeps the batch group's seeds are merged into here)
+    ("train={lr: 0.001}", {"train": 15}),                    # typed, merged into train; new runs
     ("train={threads: 2, checkpoint_every: 5}", {}),         # execution knobs: nothing
     ("sweeps={batch: {seed: [0, 1, 2]}}", {"train": 6}),     # merged into one group
 ])
@@ -238,11 +259,9 @@ def test_documented_config_overrides(smoke_workflow, override, expected):
 
 def test_changing_one_sweep_point_retrains_only_that_point(smoke_workflow):
     wf, _ = smoke_workflow
-    preset = yaml.safe_load((wf / "presets" / "smoke.yaml").read_text())
-    preset["sweeps"]["steps"]["steps"] = [60, 150]      # the 120-step setting becomes 150
-    preset["outdir"] = "out"
-    (wf / "changed.yaml").write_text(yaml.safe_dump(preset))
-    jobs = planned_jobs("--configfile", "changed.yaml", cwd=wf)
+    study = copy.deepcopy(SMOKE_STUDY)
+    study["sweeps"]["steps"]["steps"] = [60, 150]      # the 120-step setting becomes 150
+    jobs = planned_jobs("--configfile", write_study(wf, "changed.yaml", study), cwd=wf)
     # One new setting at each of the 3 M values; the other settings and the baselines stay.
     assert jobs.get("train") == 3, jobs
     assert "baselines" not in jobs and "task_pool" not in jobs, jobs
@@ -278,14 +297,15 @@ def test_readme_recovery_after_kill_9(tmp_path):
     import time
     from conftest import SNAKEMAKE, copy_workflow, snakemake
     wf = copy_workflow(tmp_path)
-    args = ["--cores", "1", "--configfile", "presets/smoke.yaml", "--config", "outdir=out"]
-    target = "out/tables/baselines.csv"
+    args = ["--cores", "1", *SMOKE]
+    target = "out/studies/smoke/tables/baselines.csv"
+    baselines = wf / baselines_dir(study_config(wf, "smoke"))
     # targets go before --config, which takes every later word as a key=value
     proc = subprocess.Popen([SNAKEMAKE, target, *args], cwd=wf, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(wf / "src")))
     try:
         deadline = time.time() + 120
-        while not list((wf / "out" / "baselines").glob("M*/*")) and time.time() < deadline:
+        while not list(baselines.glob("M*/*")) and time.time() < deadline:
             time.sleep(0.2)     # wait until the run is under way, past the lock
         assert list((wf / ".snakemake" / "locks").glob("*")), "the run should hold a lock"
     finally:

@@ -2,24 +2,24 @@
 and depth, and a group's own M grid. Each expands into readable runs and paths, problems
 are shared by the groups that use them, and adding an axis plans only the new jobs.
 
-The workflow tests here add results to the finished smoke workflow in place (a copy in
-another folder would not do: the rules' code inputs are absolute paths, so a moved
-workflow looks changed). They only add runs and problems the smoke preset does not use,
-and the last of them (axes_run) rewrites the tables and figures, which is why this file
-sorts after test_workflow.py."""
+The workflow tests here add results to copies of the finished smoke workflow (the rules'
+code inputs are relative paths, so a copy is as finished as the original), never to the
+session's own folder: the other test files may run before or after this one."""
 import copy
+import hashlib
 import re
-import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, snakemake
+from conftest import ROOT, copy_finished, run_dir, snakemake, study_config
 from icl_diversity import config as cfg
 
-SMOKE = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
-DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+SMOKE_STUDY = yaml.safe_load((ROOT / "studies" / "smoke.yaml").read_text())
+SMOKE = cfg.load_config(ROOT / "studies" / "smoke.yaml")     # merged onto config.yaml
+MAIN = "D3-K8-noise0.25"                                     # the smoke study's problem
 
 
 def with_groups(base=SMOKE, **groups):
@@ -42,10 +42,20 @@ def test_problem_axes_expand_into_problems_named_by_their_values():
         "D3-K6-noise0.75", "D3-K6-noise0.75-laplace", "D4-K8-noise1", "D4-K8-noise1-laplace",
         "D8-K16-noise2", "D8-K16-noise2-laplace"]
     assert {(p.K, p.noise_var) for p in problems if p.D == 8} == {(16, 2.0)}
-    # the main problem keeps the outdir; every other lives under problems/
-    assert cfg.problem_dir(c, "D3-K8-noise0.25") == "results/smoke"
-    assert cfg.problem_dir(c, "D8-K16-noise2-laplace") == "results/smoke/problems/D8-K16-noise2-laplace"
+    # every problem, the main one too, has its folder in the store: its name and the key
+    # of what defines its data, so that studies share it exactly when they share the data
+    main = cfg.problem_dir(c, "D3-K8-noise0.25")
+    assert re.fullmatch(r"results/store/D3-K8-noise0\.25-[0-9a-f]{8}", main), main
+    lap = cfg.problem_dir(c, "D8-K16-noise2-laplace")
+    assert re.fullmatch(r"results/store/D8-K16-noise2-laplace-[0-9a-f]{8}", lap), lap
     assert list(cfg.all_problems(c))[0] == "D3-K8-noise0.25"
+    changed = copy.deepcopy(c)
+    changed["seeds"]["eval"] += 1                           # other evaluation sets: other data
+    assert cfg.problem_dir(changed, "D3-K8-noise0.25") != main
+    changed = copy.deepcopy(c)
+    changed["train"]["lr"], changed["seeds"]["train"] = 1.0, 7     # the data stays
+    changed["study"] = "other"
+    assert cfg.problem_dir(changed, "D3-K8-noise0.25") == main
     # K and the noise given, not tied: the same at every D
     c = cfg.validate(with_groups(dim=group(D=[5, 6], K=12, noise_var=0.5)))
     assert [p.name for p in cfg.sweep_problems(c, "dim")] == ["D5-K12-noise0.5", "D6-K12-noise0.5"]
@@ -97,14 +107,28 @@ def test_runs_are_keyed_by_problem_with_each_groups_own_M_grid():
     assert cfg.problem_M_labels(c, "D3-K8-noise0.25") == ["2", "4", "16", "inf"]
 
 
-def test_the_default_study_keeps_its_paths_and_params():
-    """What a finished default study was made with, before problems were an axis: the
-    main problem is the outdir, run folders and the train rule's params are unchanged."""
-    c = cfg.validate(copy.deepcopy(DEFAULT))
+def test_the_default_study_keeps_its_store_paths_and_params():
+    """What a finished default study was made with: its folders in the store (the keys of
+    what defines its data, baselines, runs and metrics) and the train rule's params, text
+    for text. A change to either makes every finished run of the store look new."""
+    c = cfg.load_config()
     runs = cfg.all_runs(c)
     assert runs == [("D4-K16-noise0.25", f"tiny-b{b}-s6000-wd0", 0, m) for b in (64, 128)
                     for m in ("2", "4", "8", "16", "32", "64", "256", "inf")]
-    assert cfg.problem_dir(c, runs[0][0]) == "results"
+    pdir = cfg.problem_dir(c, runs[0][0])
+    assert pdir == "results/store/D4-K16-noise0.25-b4cccf64"
+    assert cfg.baselines_dir(c, pdir) == f"{pdir}/baselines-a4a72a66"
+    run = cfg.run_dir(c, pdir, "tiny-b64-s6000-wd0", 0, "2")
+    assert run == f"{pdir}/runs/tiny-b64-s6000-wd0-b70e8e21/seed0/M2"
+    assert cfg.metrics_dir(c, run) == f"{run}/metrics-9ebf8f13"
+    assert cfg.study_dir(c) == "results/studies/default"
+    # execution knobs move nothing in the store
+    knobs = copy.deepcopy(c)
+    knobs["train"].update(threads=4, checkpoint_every=7, device="cpu", compile=True, max_loss=1e5)
+    knobs["eval"].update(dmmse_chunk=8, dmmse_backend="torch")
+    assert cfg.problem_dir(knobs, runs[0][0]) == pdir and cfg.baselines_dir(knobs, pdir) == f"{pdir}/baselines-a4a72a66"
+    assert cfg.run_dir(knobs, pdir, "tiny-b64-s6000-wd0", 0, "2") == run
+    assert cfg.metrics_dir(knobs, run) == f"{run}/metrics-9ebf8f13"
     assert list(cfg.all_problems(c)) == ["D4-K16-noise0.25"]
     # the reprs Snakemake compares (params are compared by their text)
     assert repr(cfg.main_problem(c).params()) == \
@@ -165,66 +189,81 @@ def test_a_derived_model_name_may_not_mean_two_models():
 # ---------------------------------------------------------------- the workflow
 
 def planned_outputs(*args, cwd) -> dict[str, list[str]]:
-    """{rule: [output paths]} of the jobs a dry run would execute."""
+    """{rule: [output paths]} of the jobs a dry run would execute (flags such as
+    "(update)" left out)."""
     out = snakemake("-n", "--printshellcmds", *args, cwd=cwd).stdout
     found = {}
     for rule, outputs in re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+output: (.*)$", out, re.M):
-        found.setdefault(rule, []).extend(o.strip() for o in outputs.split(","))
+        found.setdefault(rule, []).extend(re.sub(r"\s*\(\w+\)$", "", o.strip()) for o in outputs.split(","))
     return found
 
 
 @pytest.fixture()
-def finished_smoke(smoke_workflow):
-    """The finished smoke workflow (in place: see the module's docstring)."""
-    return smoke_workflow[0]
+def finished_smoke(smoke_workflow, tmp_path):
+    """A copy of the finished smoke workflow, for a test to add to."""
+    return copy_finished(smoke_workflow[0], tmp_path / "wf")
 
 
-def write_preset(wf, name, **groups):
-    preset = with_groups(**groups)
-    preset["outdir"] = "out"
-    (wf / name).write_text(yaml.safe_dump(preset))
-    return name
+def write_study(wf, name, **groups):
+    """A study in the workflow folder: the smoke study with more sweep groups (a study's
+    sweeps replace config.yaml's whole, so it names the smoke groups too), outdir `out`.
+    Returns its file name and its resolved config (paths relative to the folder)."""
+    study = copy.deepcopy(SMOKE_STUDY)
+    study["sweeps"] = dict(study["sweeps"], **copy.deepcopy(groups))
+    study["outdir"] = "out"
+    (wf / name).write_text(yaml.safe_dump(study))
+    return name, cfg.load_config(wf / name)
 
 
-D4 = "out/problems/D4-K8-noise0.25"
+def sha256s(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_new_axes_plan_only_new_jobs_and_share_each_problem(finished_smoke):
     wf = finished_smoke
-    preset = write_preset(
+    study, c = write_study(
         wf, "axes.yaml",
         decay=group(batch_size=[8, 16], weight_decay=[0.0, 0.01]),    # wd 0: the batch group's runs
         dim=group(D=[3, 4], K=8, noise_var=0.25),                      # D = 3: the main problem
         wide=group(D=[4], K=8, noise_var=0.25, n_embd=[32], M=[2, 4, "inf"]))
-    jobs = planned_outputs("--configfile", preset, cwd=wf)
+    jobs = planned_outputs("--configfile", study, cwd=wf)
+    D4 = cfg.problem_dir(c, "D4-K8-noise0.25")
+    assert re.fullmatch(r"out/store/D4-K8-noise0\.25-[0-9a-f]{8}", D4), D4
     # one pool, evaluation set and baseline job per M of the new problem (the union of
     # the two groups' grids), none for the main problem's, which are done
-    assert sorted(jobs["task_pool"]) == [f"{D4}/pools/pool_M{m}.npy" for m in (16, 2, 4)]
+    assert sorted(jobs["task_pool"]) == [f"{D4}/pools/pool_M{m}.npy{ext}" for m in (16, 2, 4)
+                                         for ext in ("", ".sha256")]
     assert jobs["eval_set_true"] == [f"{D4}/eval/true.npz"]
     assert len(jobs["eval_set_pretrain"]) == 3
     assert sorted(p.split("/")[-2] for p in jobs["baselines"] if p.endswith("predictions.npz")) \
         == ["M16", "M2", "M4", "Minf"]
-    assert all(p.startswith(D4) for rule in ("task_pool", "eval_set_true", "baselines")
+    assert all(p.startswith(f"{cfg.baselines_dir(c, D4)}/") for p in jobs["baselines"])
+    assert all(p.startswith(f"{D4}/") for rule in ("task_pool", "eval_set_true", "eval_set_pretrain")
                for p in jobs[rule])
     # training: decay's wd 0.01 settings at 3 M; dim's D = 4 at 3 M; wide's 3 M
     trained = sorted(p.rsplit("/", 1)[0] for p in jobs["train"][::3])
     assert trained == sorted(
-        [f"out/runs/nano-b{b}-s60-wd0.01/seed0/M{m}" for b in (8, 16) for m in (2, 16, "inf")]
-        + [f"{D4}/runs/nano-b8-s60-wd0/seed0/M{m}" for m in (2, 16, "inf")]
-        + [f"{D4}/runs/nano_w32-b8-s60-wd0/seed0/M{m}" for m in (2, 4, "inf")]), trained
+        [str(run_dir(c, f"nano-b{b}-s60-wd0.01", 0, m)) for b in (8, 16) for m in (2, 16, "inf")]
+        + [cfg.run_dir(c, D4, "nano-b8-s60-wd0", 0, m) for m in (2, 16, "inf")]
+        + [cfg.run_dir(c, D4, "nano_w32-b8-s60-wd0", 0, m) for m in (2, 4, "inf")]), trained
 
 
 def test_editing_one_groups_problem_leaves_the_others_alone(finished_smoke):
     wf = finished_smoke
     both = dict(dim=group(D=[4], K=8, noise_var=0.25), other=group(D=[6], K=8, noise_var=0.25))
-    targets = [f"{D4}/baselines/M{m}/metrics.csv" for m in (2, 16, "inf")]
-    snakemake(*targets, "--cores", "2", "--configfile", write_preset(wf, "a.yaml", **both), cwd=wf)
-    before = planned_outputs("--configfile", "a.yaml", cwd=wf)
+    study, c = write_study(wf, "a.yaml", **both)
+    D4 = cfg.problem_dir(c, "D4-K8-noise0.25")
+    targets = [f"{cfg.baselines_dir(c, D4)}/M{m}/metrics.csv" for m in (2, 16, "inf")]
+    snakemake(*targets, "--cores", "2", "--configfile", study, cwd=wf)
+    before = planned_outputs("--configfile", study, cwd=wf)
     edited = dict(both, other=group(D=[5], K=8, noise_var=0.25))
-    after = planned_outputs("--configfile", write_preset(wf, "b.yaml", **edited), cwd=wf)
+    study, c = write_study(wf, "b.yaml", **edited)
+    after = planned_outputs("--configfile", study, cwd=wf)
     data = [p for rule in ("task_pool", "eval_set_true", "eval_set_pretrain", "baselines")
             for p in after.get(rule, [])]
-    assert data and all(p.startswith("out/problems/D5-K8-noise0.25/") for p in data), data
+    D5 = cfg.problem_dir(c, "D5-K8-noise0.25")
+    assert data and all(p.startswith(f"{D5}/") for p in data), data
     # dim's problem plans the same (its runs, not yet trained) before and after the edit
     d4 = [{p for ps in plan.values() for p in ps if p.startswith(D4)} for plan in (before, after)]
     assert d4[0] == d4[1] and all("/runs/" in p for p in d4[1]), d4
@@ -233,30 +272,37 @@ def test_editing_one_groups_problem_leaves_the_others_alone(finished_smoke):
 def test_the_laplace_prior_reaches_the_pools_and_T_True(finished_smoke):
     from icl_diversity.tasks import eval_set, task_pool
     wf = finished_smoke
-    lap = "out/problems/D3-K8-noise0.25-laplace"
+    study, c = write_study(wf, "lap.yaml", lap=group(prior=["laplace"]))
+    lap = cfg.problem_dir(c, "D3-K8-noise0.25-laplace")
+    assert re.fullmatch(r"out/store/D3-K8-noise0\.25-laplace-[0-9a-f]{8}", lap), lap
     snakemake(f"{lap}/pools/pool_M16.npy", f"{lap}/eval/true.npz", "--cores", "1",
-              "--configfile", write_preset(wf, "lap.yaml", lap=group(prior=["laplace"])), cwd=wf)
+              "--configfile", study, cwd=wf)
     pool = np.load(wf / lap / "pools" / "pool_M16.npy")
     np.testing.assert_array_equal(pool, task_pool(16, 3, 102, prior="laplace"))
-    assert not np.allclose(pool, np.load(wf / "out" / "pools" / "pool_M16.npy"))
+    assert not np.allclose(pool, np.load(wf / cfg.problem_dir(c, MAIN) / "pools" / "pool_M16.npy"))
     true = np.load(wf / lap / "eval" / "true.npz")
     np.testing.assert_array_equal(true["ws"], eval_set(3, 8, 0.25, 128, 104, prior="laplace")["ws"])
     log = (wf / lap / "logs" / "task_pool" / "M16.log").read_text()
     assert "prior=laplace" in log
 
 
-def test_a_finished_runs_params_are_those_written_before_problems_were_an_axis(smoke_workflow):
-    """Snakemake's own record of a finished train job: its params are, text for text,
-    what the rules passed before the problem was an axis (so a finished study does not
-    look changed), plus the curve subset that the storage redesign added."""
+def test_a_finished_runs_params_are_the_train_rules(smoke_workflow):
+    """Snakemake's own record of a finished train job: its params, text for text (a
+    change in their text makes Snakemake rerun the job): the problem, the seeds, the train
+    keys that define the result, the curve subset, the setting, and the rolling
+    checkpoint's place in the store (under the problem's folder, keyed as the run's)."""
     import base64
     import json
     wf, _ = smoke_workflow
-    target = "out/runs/nano-b16-s60-wd0/seed0/M16/model.pt"
+    c = study_config(wf, "smoke")
+    pdir = cfg.problem_dir(c, MAIN)
+    run = str(run_dir(c, "nano-b16-s60-wd0", 0, 16))
+    key = re.fullmatch(rf"{re.escape(pdir)}/runs/nano-b16-s60-wd0-([0-9a-f]{{8}})/seed0/M16", run)[1]
     record = json.loads((wf / ".snakemake" / "metadata" /
-                         base64.b64encode(target.encode()).decode()).read_text())
+                         base64.b64encode(f"{run}/model.pt".encode()).decode()).read_text())
+    assert record["rule"] == "train"
     assert sorted(record["params"]) == sorted([
-        "'out/checkpoints'", "'out/checkpoints/nano-b16-s60-wd0/seed0/M16.pt'",
+        f"'{pdir}/checkpoints'", f"'{pdir}/checkpoints/runs/nano-b16-s60-wd0-{key}/seed0/M16.pt'",
         "{'D': 3, 'K': 8, 'noise_var': 0.25, 'task_scale': 1.0, 'x_scale': 1.0}",
         "{'eval': 104, 'model': 100, 'pool': 102, 'train': 101}",
         "{'lr': 0.003, 'eval_every': 20, 'bf16': False}",
@@ -266,33 +312,41 @@ def test_a_finished_runs_params_are_those_written_before_problems_were_an_axis(s
 
 
 @pytest.fixture(scope="module")
-def axes_run(smoke_workflow):
-    """The finished smoke workflow run with presets/smoke_axes.yaml (the smoke groups
-    plus one tiny group per new axis): every new figure is drawn."""
-    wf, _ = smoke_workflow
-    args = ("--configfile", "presets/smoke_axes.yaml", "--config", "outdir=out")
+def axes_run(smoke_workflow, tmp_path_factory):
+    """studies/smoke_axes.yaml (the smoke groups plus one tiny group per new axis) run on
+    a copy of the finished smoke workflow: every new figure is drawn. Returns the
+    folder, the jobs the run planned and the study's resolved config (outdir `out`)."""
+    wf = copy_finished(smoke_workflow[0], tmp_path_factory.mktemp("axes") / "wf")
+    smoke_before = sha256s(wf / "out" / "studies" / "smoke")
+    args = ("--configfile", "studies/smoke_axes.yaml", "--config", "outdir=out")
     jobs = planned_outputs(*args, cwd=wf)
     snakemake("--cores", "2", *args, cwd=wf)
-    return wf, jobs
+    return wf, jobs, study_config(wf, "smoke_axes"), smoke_before
 
 
-def test_axes_preset_trains_only_the_new_groups_runs(axes_run):
-    _, jobs = axes_run
+def test_axes_study_trains_only_the_new_groups_runs(axes_run, smoke_workflow):
+    wf, jobs, c, smoke_before = axes_run
     runs = {p.rsplit("/", 1)[0] for p in jobs["train"]}
     # dim: D = 6 (D = 3 is the main problem) x 2 batch x 2 M; decay: wd 0.01 x 2 x 2;
     # width: nano_w32 x 2 x 2; depth: nano_d2 x 2 x 2; laplace: 2 x 2 M. Nothing of the
-    # smoke groups reruns.
+    # smoke groups reruns: the smoke study's runs are in the store.
     assert len(runs) == 4 + 4 + 4 + 4 + 4, sorted(runs)
-    assert not [r for r in runs if re.fullmatch(r"out/runs/nano-b(8|16)-s(60|120)-wd0/.*", r)]
+    main = cfg.problem_dir(c, MAIN)
+    assert not [r for r in runs if re.fullmatch(
+        rf"{re.escape(main)}/runs/nano-b(8|16)-s(60|120)-wd0-[0-9a-f]{{8}}/.*", r)]
     assert {"task_pool", "baselines"} <= set(jobs)
-    assert not [p for p in jobs["baselines"] + jobs["task_pool"]
-                if p.startswith(("out/pools", "out/baselines"))]
+    assert not [p for p in jobs["baselines"] + jobs["task_pool"] if p.startswith(f"{main}/")]
+    # its outputs in its own folder: the smoke study's are as they were, and the
+    # session's own smoke workflow was not touched
+    assert all(p.startswith(("out/store/", "out/studies/smoke_axes/")) for ps in jobs.values() for p in ps)
+    assert sha256s(wf / "out" / "studies" / "smoke") == smoke_before
+    assert not (smoke_workflow[1] / "studies" / "smoke_axes").exists()
 
 
 def test_thresholds_table_has_a_row_per_group_problem_and_point(axes_run):
     import pandas as pd
-    wf, _ = axes_run
-    t = pd.read_csv(wf / "out" / "tables" / "thresholds.csv", dtype={"seed": str})
+    wf, _, c, _ = axes_run
+    t = pd.read_csv(wf / cfg.study_dir(c) / "tables" / "thresholds.csv", dtype={"seed": str})
     pooled = t[t["seed"] == "all"]
     assert sorted(pooled.loc[pooled["group"] == "dim", "problem"]) == ["D3-K8-noise0.25",
                                                                       "D6-K8-noise0.25"]
@@ -305,18 +359,19 @@ def test_thresholds_table_has_a_row_per_group_problem_and_point(axes_run):
 @pytest.mark.parametrize("name", ["fig6", "fig7", "appendix_small", "appendix_laplace"])
 def test_new_figures_are_drawn_with_provenance_and_caption(axes_run, name):
     import json
-    wf, _ = axes_run
+    wf, _, c, _ = axes_run
+    figures = wf / cfg.study_dir(c) / "figures"
     for ext in ("pdf", "png"):
-        assert (wf / "out" / "figures" / f"{name}.{ext}").stat().st_size > 10_000
-    sidecar = json.loads((wf / "out" / "figures" / f"{name}.json").read_text())
+        assert (figures / f"{name}.{ext}").stat().st_size > 10_000
+    sidecar = json.loads((figures / f"{name}.json").read_text())
     assert any("thresholds.csv" in str(i) for i in json.dumps(sidecar).split('"'))
     assert (ROOT / "workflow" / "report" / f"{name}.rst").exists()
 
 
 def test_laplace_baselines_have_no_dmmse_at_inf(axes_run):
     import pandas as pd
-    wf, _ = axes_run
-    base = pd.read_csv(wf / "out" / "tables" / "baselines.csv")
+    wf, _, c, _ = axes_run
+    base = pd.read_csv(wf / cfg.study_dir(c) / "tables" / "baselines.csv")
     lap = base[base["problem"] == "D3-K8-noise0.25-laplace"]
     assert set(lap["M"]) == {2.0, np.inf}
     assert not len(lap[(lap["estimator"] == "dMMSE") & np.isinf(lap["M"])])
@@ -324,22 +379,33 @@ def test_laplace_baselines_have_no_dmmse_at_inf(axes_run):
 
 def test_laplace_problem_has_bayes_rows_from_the_gibbs_estimator(axes_run):
     """The Laplace problem's Bayes estimator reaches the baselines table: T_True rows at
-    each of the problem's M, computed from its evaluation set with the seeded chains (the
-    same call gives the same predictions), and no Bayes rows for Gaussian problems."""
+    each of the problem's M (its own metrics file holds them once, at M = inf: they do not
+    depend on the pool), computed from its evaluation set with the seeded chains (the same
+    call gives the same predictions), and no Bayes rows for Gaussian problems."""
     import pandas as pd
     from icl_diversity import tasks
     from icl_diversity.laplace import GIBBS_INDEX, laplace_bayes_predict
     from icl_diversity.metrics import estimator_rows
-    wf, _ = axes_run
-    lap = wf / "out" / "problems" / "D3-K8-noise0.25-laplace"
-    base = pd.read_csv(wf / "out" / "tables" / "baselines.csv")
+    from icl_diversity.tables import read_table
+    wf, _, c, _ = axes_run
+    lap_dir = cfg.problem_dir(c, "D3-K8-noise0.25-laplace")
+    lap, own_dir = wf / lap_dir, wf / cfg.baselines_dir(c, lap_dir) / "bayes"
+    base = pd.read_csv(wf / cfg.study_dir(c) / "tables" / "baselines.csv")
     bayes = base[base["estimator"] == "Bayes"]
     assert set(bayes["problem"]) == {"D3-K8-noise0.25-laplace"}
     assert set(bayes["M"]) == {2.0, np.inf} and set(bayes["eval_set"]) == {"true"}
+    own = read_table(own_dir / "metrics.csv", "baselines", 8)
+    assert set(own["M"]) == {np.inf} and set(own["estimator"]) == {"Bayes"} and len(own)
+    assert len(bayes) == 2 * len(own)
+    key = ["eval_set", "metric", "target", "position"]
+    for M in (2.0, np.inf):
+        at_M = bayes[bayes["M"] == M].sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(at_M[key + ["value", "stderr"]],
+                                      own.sort_values(key).reset_index(drop=True)[key + ["value", "stderr"]])
     true = np.load(lap / "eval" / "true.npz")
     expect, _ = laplace_bayes_predict(true["xs"], true["ys"], 0.25, 1.0, n_samples=2000,
                                       rng=tasks.rng(104, "eval_task", *GIBBS_INDEX))
-    got = np.load(lap / "baselines" / "bayes" / "predictions.npz")
+    got = np.load(own_dir / "predictions.npz")
     np.testing.assert_allclose(got["true_Bayes"], expect, rtol=1e-12)
     row = estimator_rows({"Bayes": expect}, true, 3, ["Bayes"])[0]    # noisy y, position 0
     table = bayes[(bayes["metric"] == "loss_per_dim") & (bayes["target"] == "noisy") &
@@ -347,7 +413,7 @@ def test_laplace_problem_has_bayes_rows_from_the_gibbs_estimator(axes_run):
     np.testing.assert_allclose(table["value"], row["value"], rtol=1e-9)
     assert len(bayes[bayes["metric"] == "delta_ridge"]) > 0
     assert "Laplace-prior Bayes estimator on 128 T_True sequences" in \
-        (lap / "logs" / "baselines" / "bayes.log").read_text()
+        (own_dir.parent / "logs" / "bayes.log").read_text()
 
 
 # ---------------------------------------------------------------- what Figs 6 and 7 plot
@@ -428,7 +494,7 @@ def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
     open_marker = [line for line in top.lines if line.get_mfc() == "none" and len(line.get_xdata())]
     np.testing.assert_allclose(open_marker[-1].get_xdata(), [1])
     losses = {line.get_label(): line.get_ydata() for line in bottom.lines}
-    np.testing.assert_allclose(losses["small, batch_size 8"], [0.1, 0.3])    # L/D at M = 8
+    np.testing.assert_allclose(losses["small, batch 8"], [0.1, 0.3])    # L/D at M = 8
     assert bottom.get_title().startswith("one training seed: no band")      # seed 0 only
     assert not [line for line in top.lines if line.get_marker() == "x"]   # one seed: no crosses
     assert not top.texts
