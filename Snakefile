@@ -4,13 +4,14 @@
 #   pools -> evaluation sets -> baselines (Ridge, dMMSE) -> pretraining per (setting, M)
 #         -> metrics tables -> thresholds -> figures -> report
 #   trained models -> Fig 5 (paths between pool tasks), mode connectivity -> figures
+import copy
 import os
 import sys
 import time
 
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
 
 min_version("9.0")
 
@@ -25,10 +26,15 @@ os.environ.setdefault("ICL_INVOCATION_START", repr(time.time()))
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from icl_diversity import config as cfg  # noqa: E402
 
-# `--config` values arrive as text; give them the types the schema asks for.
-_study = cfg.coerce_overrides(dict(config))
-_study.setdefault("study", cfg.study_name(workflow.config_settings.configfiles))
+# `--config` values arrive as text; give them the types the schema asks for. They merge
+# into the study key by key (Snakemake's merge), and with no study file into config.yaml.
 _base = yaml.safe_load(open(os.path.join(workflow.basedir, "config.yaml")))
+_study = dict(config)
+if not workflow.config_settings.configfiles:
+    _study, _overrides = copy.deepcopy(_base), _study
+    update_config(_study, _overrides)   # in place
+_study = cfg.coerce_overrides(_study)
+_study.setdefault("study", cfg.study_name(workflow.config_settings.configfiles))
 try:
     _source = " and ".join([str(f) for f in workflow.config_settings.configfiles] + ["--config"])
     _merged = cfg.fill_defaults(cfg.merge_study(_base, _study, source=_source))

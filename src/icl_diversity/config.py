@@ -316,6 +316,7 @@ def check(config: dict) -> None:
                                   f"({[p.name for p in sweep_problems(config, group)]}); this "
                                   "figure draws one (fig6 draws several)")
     check_analysis(config)
+    _check_fig4_fit(config)
     t = config["train"]
     for s in all_settings(config):
         if s.steps < 2:
@@ -362,6 +363,36 @@ def check_analysis(config: dict) -> None:
         if n is not None and n > config["eval"]["n_sequences"]:
             raise ConfigError(f"analysis.connectivity.n_sequences ({n}) exceeds "
                               f"eval.n_sequences ({config['eval']['n_sequences']})")
+
+
+def fig4_fit(config: dict) -> dict:
+    """Fig 4's fit range, always explicit: {"max_M": M} (fit t* over M <= M) or
+    {"below": group} (fit below that group's all-seeds threshold; default Fig 4's group)."""
+    dyn = (config.get("analysis") or {}).get("dynamics") or {}
+    if "fit_max_M" in dyn:
+        return {"max_M": int(dyn["fit_max_M"])}
+    return {"below": dyn.get("fit_below", (config.get("figures") or {}).get("fig4"))}
+
+
+def _check_fig4_fit(config: dict) -> None:
+    dyn = (config.get("analysis") or {}).get("dynamics") or {}
+    if "fig4" not in (config.get("figures") or {}):
+        return
+    if "fit_max_M" in dyn and "fit_below" in dyn:
+        raise ConfigError("analysis.dynamics: give fit_max_M or fit_below, not both")
+    fit = fig4_fit(config)
+    if "below" not in fit:
+        return
+    group = fit["below"]
+    if group not in config["sweeps"]:
+        raise ConfigError(f"analysis.dynamics.fit_below: unknown sweep group {group!r}; "
+                          f"defined in sweeps: {sorted(config['sweeps'])}")
+    vary = config["sweeps"][group]["vary"]
+    if len({getattr(s, vary) for s in sweep_settings(config, group)}) < 2:
+        raise ConfigError(f"figures.fig4: Fig 4 fits t* ~ M^alpha below the threshold of group "
+                          f"{group!r}, which has one value of {vary} and so no threshold; set "
+                          "analysis.dynamics.fit_max_M (the paper fits M <= 1024) or "
+                          "analysis.dynamics.fit_below (a group with a threshold)")
 
 
 # Figures drawn from one problem's tables (fig6 compares problems; fig7 is per axis).

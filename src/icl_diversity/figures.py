@@ -38,6 +38,16 @@ BASELINE_STYLE = {"dMMSE": dict(color="tab:red", ls="--", marker="s"),
 BASELINE_LABELS = {"smoothed_dMMSE": "smoothed dMMSE", "Bayes": "Bayes (task prior)"}
 VARY_NAMES = {"batch_size": "batch", "steps": "steps"}
 
+
+def estimator_label(estimator: str) -> str:
+    """An estimator as legends name it (smoothed_dMMSE -> smoothed dMMSE)."""
+    return BASELINE_LABELS.get(estimator, estimator)
+
+
+def axis_name(column: str) -> str:
+    """A sweep axis as legends name it (batch_size -> batch, weight_decay -> weight decay)."""
+    return VARY_NAMES.get(column, column.replace("_", " "))
+
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 10, "legend.fontsize": 8,
                      "axes.grid": True, "grid.alpha": 0.3})
 
@@ -70,7 +80,7 @@ def setting_labels(settings, vary: str) -> dict[str, str]:
     if all(len({getattr(s, a) for s in settings}) == 1 for a in others):
         if vary == "steps":
             return {s.name: f"PT, {s.steps:,} steps" for s in settings}
-        return {s.name: f"PT, {VARY_NAMES.get(vary, vary)} {getattr(s, vary)}" for s in settings}
+        return {s.name: f"PT, {axis_name(vary)} {getattr(s, vary)}" for s in settings}
     return {s.name: f"PT, {s.name}" for s in settings}
 
 
@@ -220,16 +230,48 @@ def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
                        lw=0, zorder=0, label="95% interval of the threshold")
 
 
-def figure_legend(fig, ax) -> None:
-    """One legend for the whole figure, below the panels: `ax`'s curves, then those that
-    only other panels draw (e.g. a baseline evaluated on T_True only), each label once."""
+def draws_data(artist) -> bool:
+    """Whether a legend handle shows something: a line with a finite point, a
+    collection with a path, an errorbar whose parts do; patches (spans) always."""
+    if isinstance(artist, (tuple, list)):          # an errorbar's container and its parts
+        return any(draws_data(a) for a in artist if a is not None)
+    if isinstance(artist, matplotlib.lines.Line2D):
+        x, y = (np.asarray(v, dtype=float) for v in artist.get_data())
+        return bool((np.isfinite(x) & np.isfinite(y)).any()) if x.size and y.size else False
+    if isinstance(artist, matplotlib.collections.Collection):
+        return len(artist.get_paths()) > 0 or len(artist.get_offsets()) > 0
+    return True
+
+
+def legend_entries(axes) -> dict:
+    """label -> handle of the labelled artists of `axes` that draw data, each label once
+    (the first panel's handle first)."""
     entries = {}
-    for a in [ax] + [a for a in fig.axes if a is not ax]:
+    for a in axes:
         for handle, label in zip(*a.get_legend_handles_labels()):
-            entries.setdefault(label, handle)
-    labels, handles = list(entries), list(entries.values())
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
-               frameon=False, fontsize=9)
+            if draws_data(handle):
+                entries.setdefault(label, handle)
+    return entries
+
+
+def figure_legend(fig, ax, inside: str | None = None, note: str | None = None, **style) -> None:
+    """The one legend helper of every figure: it names only curves that are drawn with
+    data (a baseline with no rows, plotted empty, gets no entry), each label once.
+    By default one legend for the whole figure, below the panels: `ax`'s curves, then
+    those that only other panels draw (e.g. a baseline evaluated on T_True only). With
+    `inside` (a matplotlib legend loc): a legend inside panel `ax` of its own curves,
+    or `note` in its middle when it draws none."""
+    if inside is None:
+        entries = legend_entries([ax] + [a for a in fig.axes if a is not ax])
+        if entries:
+            fig.legend(list(entries.values()), list(entries), loc="outside lower center",
+                       ncol=min(len(entries), 6), frameon=False, **dict(dict(fontsize=9), **style))
+        return
+    entries = legend_entries([ax])
+    if entries:
+        ax.legend(list(entries.values()), list(entries), loc=inside, **style)
+    elif note:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
 # ---------------------------------------------------------------- figures
@@ -259,7 +301,7 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
                 for est, style in BASELINE_STYLE.items():
                     plot_vs_M(ax, select(baselines, estimator=est, eval_set=eval_set,
                                          metric=metric, target=target, position=0),
-                              M_grid, BASELINE_LABELS.get(est, est), **style)
+                              M_grid, estimator_label(est), **style)
             else:
                 plain_log_y(ax)
             format_M_axis(ax, M_grid)
@@ -275,12 +317,14 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
     return fig
 
 
-def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataFrame | None = None):
+def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataFrame | None = None,
+                 fit_max_M: float | None = None):
     """Delta^{T_True}_{PT,Ridge} vs training step, one panel per setting, one curve per
     M (colour = log2 M, M = inf dashed black); right panel t* (step of the minimum) vs
     M on log-log axes, with a power law t* ~ M^alpha (and its 95% interval) fitted to the
-    interior minima below the group's threshold, as the paper does (the dip-then-rise
-    is a below-threshold effect; minima past it are flat and noisy). Fig 4."""
+    interior minima over M <= fit_max_M when given (the paper: 2^10), else below the
+    threshold in `thresholds` (the dip-then-rise is a below-threshold effect; minima past
+    it are flat and noisy), else to none: the fit range is never every M by default. Fig 4."""
     d = select(curves, eval_set="true", metric="delta_ridge", position=0)
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
     M_all = np.sort(d["M"].unique())
@@ -306,8 +350,7 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataF
         ax.set_xlabel("training step")
         ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$")
         ax.set_title(labels[s.name])
-        if np.isinf(M_all).any():
-            ax.legend(loc="upper right")
+        figure_legend(fig, ax, inside="upper right")
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=list(axes[:-1]),
                        ticks=np.arange(len(finite)))
     bar.ax.set_yticklabels([pow2(M) for M in finite])
@@ -315,33 +358,42 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataF
 
     ax = axes[-1]
     found = found_thresholds(thresholds) if thresholds is not None else pd.DataFrame()
-    limit = found["log2_threshold"].min() if len(found) else np.inf
+    threshold = found["log2_threshold"].min() if len(found) else np.nan
+    if fit_max_M is not None:
+        limit, where = np.log2(fit_max_M), rf"fit over $M \leq 2^{{{np.log2(fit_max_M):g}}}$"
+    elif np.isfinite(threshold):
+        limit, where = threshold, "fit below the threshold"
+    else:
+        limit, where = -np.inf, "no threshold found: nothing fitted"
     for s in settings:
         t_star = [(M, *step_of_minimum(mean_curves[s.name, M]["step"], mean_curves[s.name, M]["value"]))
                   for M in finite]
         M, t, interior = (np.array(v) for v in zip(*t_star))
-        fitted = interior.astype(bool) & (np.log2(M) < limit)
+        fitted = interior.astype(bool) & (np.log2(M) <= limit)
         fit = power_law_fit(M[fitted], t[fitted])
         if fit is None:
-            note = "too few minima below the threshold to fit"
+            note = "too few interior minima in the fit range"
         else:
             b, k, lo, hi = fit
             ax.plot(M[fitted], k * M[fitted] ** b, "-", color=colors[s.name], lw=1)
             ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""
             note = rf"$t^* \propto M^{{{b:.2f}}}$" + ci
+        # the setting's legend entry on its fitted points, or on its open ones when none is
+        label = f"{labels[s.name]}: {note}"
         ax.plot(M[fitted], t[fitted], "o", color=colors[s.name],
-                label=f"{labels[s.name]}: {note}")
-        ax.plot(M[~fitted], t[~fitted], "o", mfc="none", color=colors[s.name])
-    if np.isfinite(limit):
-        ax.axvline(2.0 ** limit, color="0.4", lw=1, ls="-.",
-                   label=rf"threshold $M\approx2^{{{limit:.1f}}}$")
+                label=label if fitted.any() else "_nolegend_")
+        ax.plot(M[~fitted], t[~fitted], "o", mfc="none", color=colors[s.name],
+                label="_nolegend_" if fitted.any() else label)
+    if np.isfinite(threshold):
+        ax.axvline(2.0 ** threshold, color="0.4", lw=1, ls="-.",
+                   label=rf"threshold $M\approx2^{{{threshold:.1f}}}$")
     ax.set_xscale("log", base=2)
     plain_log_y(ax)
     ax.set_xlabel("number of pretraining tasks M")
     ax.set_ylabel(r"$t^*$ (step of the minimum)")
-    ax.set_title("open markers: minimum at an end or past the threshold, not fitted",
+    ax.set_title(f"{where}; open markers: not fitted (minimum at an end, or outside the range)",
                  fontsize=8)
-    ax.legend(loc="best")
+    figure_legend(fig, ax, inside="best")
     stuck_note(fig, d, settings, vary)
     return fig
 
@@ -373,7 +425,7 @@ def fig_positions(pt: pd.DataFrame, baselines: pd.DataFrame, settings, vary: str
         for s in settings:
             curve(select(pt, setting=s.name), labels[s.name], color=colors[s.name])
         for est, style in BASELINE_STYLE.items():
-            curve(select(baselines, estimator=est), BASELINE_LABELS.get(est, est), **style)
+            curve(select(baselines, estimator=est), estimator_label(est), **style)
         ax.set_title(f"M = {pow2(M)}")
         ax.set_xlabel("context position k")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -421,7 +473,7 @@ def fig_interpolation(table: pd.DataFrame, thresholds: pd.DataFrame, settings, v
             curve(runs, labels[s.name], color=colors[s.name])
             stuck_lines(ax, runs, "a", color=colors[s.name])
         for est, style in BASELINE_STYLE.items():
-            curve(select(loss, M=M, estimator=est, setting="-"), est, **style)
+            curve(select(loss, M=M, estimator=est, setting="-"), estimator_label(est), **style)
         ax.set_title(f"M = {pow2(M)}, {threshold_relation(M, thresholds)}")
         ax.set_xlabel(r"$a$  (0: along $w_j$, 1: along $w_i$, both pool tasks)")
         ax.set_xlim(0, 1)
@@ -480,7 +532,7 @@ def fig_connectivity(paths: pd.DataFrame, barriers: pd.DataFrame, thresholds: pd
     ax.set_ylim(bottom=0)     # 0 is a linearly connected pair: the scale starts there
     ax.set_ylabel("loss barrier (L / D above the line)")
     ax.set_title("barrier along the straight line")
-    ax.legend(loc="best", fontsize=7)
+    figure_legend(fig, ax, inside="best", fontsize=7)
     stuck_note(fig, rows.rename(columns={"seed_a": "seed"}), settings, vary)
     return fig
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .config import DERIVED_MODEL, Setting
-from .figures import (format_M_axis, plain_log_y, plot_vs_M, select, setting_colors,
-                      setting_labels, shade_past_thresholds, stuck_note)
+from .figures import (axis_name, figure_legend, format_M_axis, plain_log_y, plot_vs_M, select,
+                      setting_colors, setting_labels, shade_past_thresholds, stuck_note)
 
 DELTA_TRUE_RIDGE = r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$"
 FIXED_AXES = ("model", "batch_size", "steps", "weight_decay")
@@ -42,14 +42,6 @@ def plot_thresholds(ax, x, rows: pd.DataFrame, label: str, **style) -> None:
     for xi in x[~found & ~np.isfinite(y)]:
         ax.text(xi, 0.97, "no crossing\non the grid", transform=top, ha="center", va="top",
                 fontsize=7, color=style.get("color"))
-
-
-def legend_or_note(ax, note: str) -> None:
-    """The panel's legend, or `note` in its middle when nothing labelled was drawn."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    else:
-        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
 def threshold_axis(ax) -> None:
@@ -95,7 +87,7 @@ def fig_dimension(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.Data
         shade_past_thresholds(ax, mine)
         ax.set_title(f"D = {spec['D']}, K = {spec['K']}, " + rf"$\sigma^2$ = {spec['noise_var']:g}")
         ax.set_ylabel(DELTA_TRUE_RIDGE)
-        ax.legend(loc="lower left", fontsize=7)
+        figure_legend(fig, ax, inside="lower left", fontsize=7)
         all_settings.update({s.name: s for s in settings})
         curves[g, problem] = (spec["D"], rows)
         guide += [(spec["D"], t.log2_threshold) for t in mine[mine["found"]].itertuples()]
@@ -113,8 +105,8 @@ def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
     rows = rows.assign(D=rows["problem"].map(D_of)).sort_values("D")
     fixed = [c for c in FIXED_AXES if rows[c].notna().any()]
     for i, (key, series) in enumerate(rows.groupby(fixed, dropna=False)):
-        label = ", ".join(f"{c} {float(k):g}" if pd.api.types.is_number(k) else f"{c} {k}"
-                          for c, k in zip(fixed, np.atleast_1d(key)))
+        label = ", ".join(f"{axis_name(c)} {float(k):g}" if pd.api.types.is_number(k) else
+                          f"{axis_name(c)} {k}" for c, k in zip(fixed, np.atleast_1d(key)))
         plot_thresholds(ax, np.log2(series["D"]), series, label, color=f"C{i}")
     if guide:
         D0, t0 = min(guide)
@@ -126,7 +118,7 @@ def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
     ax.set_xlabel("dimension D")
     threshold_axis(ax)
     ax.set_title("open: best crossing, not significant", fontsize=8)
-    legend_or_note(ax, "no crossing found")
+    figure_legend(ax.figure, ax, inside="best", note="no crossing found", fontsize=7)
 
 
 def draw_largest_M_vs_D(ax, curves, baselines: pd.DataFrame, panels, groups) -> None:
@@ -154,7 +146,7 @@ def draw_largest_M_vs_D(ax, curves, baselines: pd.DataFrame, panels, groups) -> 
     ax.set_xlabel("dimension D")
     ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}$ to Ridge at the largest finite M")
     plain_log_y(ax)
-    legend_or_note(ax, "no data")
+    figure_legend(ax.figure, ax, inside="best", note="no data", fontsize=7)
 
 
 # ---------------------------------------------------------------- Fig 7
@@ -214,8 +206,8 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
             ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
             ax.set_xlim(-0.5, len(values) - 0.5)
             ax.set_xlabel(AXIS_LABELS[axis])
-            legend_or_note(ax, "no threshold found" if ax is grid[0, c] else
-                           "no run at this M left the plateau")
+            figure_legend(fig, ax, inside="best", fontsize=7, note="no threshold found"
+                          if ax is grid[0, c] else "no run at this M left the plateau")
     return fig
 
 
@@ -248,7 +240,8 @@ def draw_loss_vs_axis(ax, pt: pd.DataFrame, points: pd.DataFrame, problem: str, 
     table = points.join(means, on="setting").dropna(subset=["mean"])
     for i, ((family, vary_value), line) in enumerate(table.sort_values("value").groupby(["family", "vary_value"])):
         x = line["value"].map(pos)
-        ax.plot(x, line["mean"], marker="o", color=f"C{i}", label=f"{family}, {info['vary']} {vary_value}")
+        ax.plot(x, line["mean"], marker="o", color=f"C{i}",
+                label=f"{family}, {axis_name(info['vary'])} {vary_value}")
         ax.fill_between(x, line["min"], line["max"], color=f"C{i}", alpha=0.15, lw=0)
     ax.set_ylabel(rf"L / D on $T_{{\mathrm{{True}}}}$ at M = $2^{{{np.log2(M):g}}}$")
     n_seeds = rows.groupby("setting")["seed"].nunique().max() if len(rows) else 0

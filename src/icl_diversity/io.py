@@ -2,6 +2,8 @@
 loading with errors that name the file, and logging for rule scripts."""
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import os
 import socket
@@ -89,9 +91,21 @@ def atomic_path(path: str | Path):
             os.remove(tmp)
 
 
-def save_npy(path, array) -> None:
+def checksum_path(path) -> Path:
+    """The sidecar that records a file's sha256 (`sha256sum -c` reads it): `path.sha256`."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def save_npy(path, array, sha256=None) -> None:
+    """Write `array` atomically; with `sha256` (a path: checksum_path(path) by convention),
+    record the file's sha256 there too, so that load_npy can tell when it changed."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
+    if sha256 is not None:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        with atomic_path(sha256) as tmp:
+            Path(tmp).write_text(f"{digest}  {Path(path).name}\n")
 
 
 def save_npz(path, **arrays) -> None:
@@ -104,12 +118,23 @@ def write_csv(path, frame) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def load_npy(path) -> np.ndarray:
+def load_npy(path, sha256=None) -> np.ndarray:
+    """An .npy file's array; with `sha256` (the sidecar save_npy wrote), only when the
+    file's bytes are those recorded there: a changed file raises, naming it."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"missing input file: {path}")
+    data = path.read_bytes()
+    if sha256 is not None:
+        if not Path(sha256).exists():
+            raise FileNotFoundError(f"missing checksum of {path}: {sha256}")
+        recorded = (Path(sha256).read_text().split() or [""])[0]
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != recorded:
+            raise ValueError(f"{path} changed after it was written: its sha256 is {actual}, "
+                             f"{sha256} recorded {recorded or 'nothing'}")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise ValueError(f"corrupt .npy file {path}: {e}") from e
 

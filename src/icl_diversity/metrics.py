@@ -33,6 +33,18 @@ def metric_rows(values: np.ndarray, D: int, **labels) -> list[dict]:
     return rows
 
 
+# The estimators every other is compared with, and the metric of that distance.
+REFERENCES = (("Ridge", "delta_ridge"), ("dMMSE", "delta_dmmse"))
+
+
+def estimator_keys(name: str, present) -> list[tuple[str, str, str]]:
+    """(estimator, metric, target) of the row groups estimator_rows writes for `name`
+    when the estimators `present` are given: its losses, and its distance to each
+    reference present (each group has positions 0..K)."""
+    return ([(name, "loss_per_dim", target) for target in ("noisy", "clean")]
+            + [(name, metric, "-") for ref, metric in REFERENCES if ref in present and ref != name])
+
+
 def estimator_rows(preds: dict[str, np.ndarray], eval_data: dict, D: int, estimators=None,
                    **labels) -> list[dict]:
     """Loss rows (noisy and clean targets) for each estimator in `estimators` (default:
@@ -46,7 +58,7 @@ def estimator_rows(preds: dict[str, np.ndarray], eval_data: dict, D: int, estima
         for target, t in (("noisy", ys), ("clean", clean)):
             rows += metric_rows((f - t) ** 2, D, estimator=name, metric="loss_per_dim",
                                 target=target, **labels)
-        for ref, metric in (("Ridge", "delta_ridge"), ("dMMSE", "delta_dmmse")):
+        for ref, metric in REFERENCES:
             if ref in preds and ref != name:
                 rows += metric_rows((f - np.asarray(preds[ref], np.float64)) ** 2, D,
                                     estimator=name, metric=metric, target="-", **labels)
@@ -124,3 +136,49 @@ def run_tables(pt: dict, sets: dict, baselines: dict, D: int, guard: float, **la
     curve = to_frame(rows).assign(**columns)
     final = to_frame(_rows_at(pt["steps"][-1], pt, sets, baselines, D, final_gap, **labels)).assign(**columns)
     return curve, final, health
+
+
+# ---- what each per-run and per-M table promises: its row groups, (estimator,
+# eval_set, metric, target), each with positions 0..K (a curve: position 0, at every
+# evaluation step). The readers check a file against these (tables.read_table).
+
+EVAL_SETS = ("true", "pretrain")
+
+
+def run_keys(M) -> list[tuple[str, str, str, str]]:
+    """A run's metrics.csv (and its curve.csv at each step), as run_tables writes them:
+    the PT on both evaluation sets, against Ridge, and against dMMSE where there is a
+    pool (finite M; at M = inf dMMSE is Ridge and has no predictions of its own)."""
+    present = ["PT", "Ridge"] + (["dMMSE"] if np.isfinite(float(M)) else [])
+    return [(e, s, m, t) for s in EVAL_SETS for e, m, t in estimator_keys("PT", present)]
+
+
+def baseline_keys(M) -> list[tuple[str, str, str, str]]:
+    """The baselines' metrics.csv at M (workflow/scripts/baselines.py): Ridge, and at
+    finite M dMMSE and smoothed dMMSE, each against the others of Ridge and dMMSE."""
+    present = ["Ridge"] + (["dMMSE", "smoothed_dMMSE"] if np.isfinite(float(M)) else [])
+    return [(e, s, m, t) for s in EVAL_SETS for name in present
+            for e, m, t in estimator_keys(name, present)]
+
+
+def bayes_keys() -> list[tuple[str, str, str, str]]:
+    """The Laplace-prior Bayes estimator's metrics.csv (workflow/scripts/laplace_bayes.py):
+    on T_True only, against Ridge."""
+    return [(e, "true", m, t) for e, m, t in estimator_keys("Bayes", ["Bayes", "Ridge"])]
+
+
+def interpolation_keys(runs) -> list[tuple[str, str, str, str, str, str]]:
+    """Fig 5's metrics at one M and one value of a (workflow/scripts/interpolation_eval.py),
+    with the setting and seed of each group: Ridge and dMMSE (setting and seed "-"), and
+    the PT of each run (setting, seed) in `runs`, against both."""
+    present = ["Ridge", "dMMSE"]
+    return ([(e, "interpolation", m, t, "-", "-") for name in present
+             for e, m, t in estimator_keys(name, present)]
+            + [(e, "interpolation", m, t, setting, str(seed)) for setting, seed in runs
+               for e, m, t in estimator_keys("PT", ["PT"] + present)])
+
+
+def evaluation_steps(steps: int, eval_every: int) -> list[int]:
+    """The steps a run of `steps` steps is evaluated at (train._loop): every
+    `eval_every`-th step from 0, and the last."""
+    return list(range(0, steps, eval_every)) + [steps]

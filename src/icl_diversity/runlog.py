@@ -66,8 +66,19 @@ class AppendLog:
         return {"count": self.count, "sha256": self._hash.hexdigest()}
 
     def read(self) -> np.ndarray:
+        """Every record appended, read back from the file and checked against the
+        length and digest this writer holds in memory: raises LogMismatch naming the
+        file when it was cut, grown or changed behind the writer's back."""
         self._file.flush()
-        return np.fromfile(self.path, dtype=self.dtype, count=self.count)
+        data = np.fromfile(self.path, dtype=np.uint8) if self.path.exists() else np.zeros(0, np.uint8)
+        want = self.count * self.dtype.itemsize
+        if len(data) != want:
+            raise LogMismatch(f"{self.path} holds {len(data)} bytes, but {self.count} records "
+                              f"({want} bytes) were written to it: it was changed during the run")
+        if hashlib.sha256(data).hexdigest() != self._hash.hexdigest():
+            raise LogMismatch(f"{self.path} differs from the records written to it: it was "
+                              "changed during the run")
+        return data.view(self.dtype)
 
     def close(self) -> None:
         if self._file is not None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import COLUMNS
+from .metrics import (COLUMNS, baseline_keys, bayes_keys, evaluation_steps, interpolation_keys,
+                      run_keys)
 from .threshold import THRESHOLD_COLUMNS
 
 METRIC_KEY = ["estimator", "M", "eval_set", "metric", "target"]
@@ -43,6 +44,8 @@ NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "es
            "log2_threshold", "ci_low", "ci_high", "threshold_M", "found_fraction", "n_seeds",
            "a", "t", "M_b", "seed_a", "seed_b", "loss_a", "loss_b", "barrier",
            "barrier_stderr", "t_max"]
+# Numeric columns where inf is a value (M = inf), not damage; every other is finite or empty.
+INF_ALLOWED = ("M", "M_b")
 REQUIRED = ["estimator", "M", "eval_set", "metric", "target", "position", "value", "setting",
             "seed", "step", "gap_closed", "stuck", "group", "status", "a", "t", "pair", "M_b",
             "seed_a", "seed_b", "barrier"]
@@ -52,13 +55,15 @@ class TableError(ValueError):
     """A table that does not hold what its writer promises."""
 
 
-def read_table(path, kind: str, K: int | dict | None = None, problem: str | None = None) -> pd.DataFrame:
+def read_table(path, kind: str, K: int | dict | None = None, problem: str | None = None,
+               identity: dict | None = None, eval_every: int | None = None) -> pd.DataFrame:
     """Read one of the workflow's tables and check it: its columns, that numeric columns
-    hold numbers and required ones are filled, no duplicate rows and, for the metric
-    tables when K is given, positions 0..K for every row key (K may map each problem
-    of the `problem` column to its own K). With `problem`, only that problem's rows are
-    returned (and checked against K). Raises TableError naming the file and what is
-    wrong."""
+    hold numbers (finite ones, but M) and required ones are filled, no duplicate rows
+    and, for the metric tables when K is given, positions 0..K for every row key (K may
+    map each problem of the `problem` column to its own K). With `problem`, only that
+    problem's rows are returned (and checked against K). With `identity`, the file is
+    one run's or one M's and is checked against what its writer promises
+    (check_promise). Raises TableError naming the file and what is wrong."""
     path = Path(path)
     columns, key = SPECS[kind]
     if not path.exists():
@@ -81,6 +86,10 @@ def read_table(path, kind: str, K: int | dict | None = None, problem: str | None
             if bad.any():
                 raise TableError(f"{path}: column {c} holds non-numbers, e.g. row "
                                  f"{int(np.flatnonzero(bad)[0]) + 2}: {table[c][bad].iloc[0]!r}")
+            infinite = np.isinf(numbers) if c not in INF_ALLOWED else numbers == -np.inf
+            if infinite.any():
+                raise TableError(f"{path}: column {c} holds a non-finite number in line "
+                                 f"{int(np.flatnonzero(infinite)[0]) + 2}: {float(numbers[infinite].iloc[0])}")
             table[c] = numbers
     for c in REQUIRED:
         if c in columns and table[c].isna().any():
@@ -95,6 +104,8 @@ def read_table(path, kind: str, K: int | dict | None = None, problem: str | None
     dup = table.duplicated(full_key)
     if dup.any():
         raise TableError(f"{path}: duplicate rows, e.g. line {int(np.flatnonzero(dup)[0]) + 2}")
+    if identity is not None:
+        check_promise(table, path, kind, identity, eval_every)
     if problem is not None:
         if "problem" not in table.columns or not (table["problem"] == problem).any():
             raise TableError(f"{path}: no rows of problem {problem!r}")
@@ -119,13 +130,93 @@ def read_table(path, kind: str, K: int | dict | None = None, problem: str | None
     return table
 
 
+# The columns that tell a promised row group apart, per kind (positions aside).
+PROMISED_KEY = ["estimator", "eval_set", "metric", "target"]
+
+
+def promised_groups(kind: str, identity: dict, eval_every: int | None = None) -> tuple[list, set]:
+    """(columns, set of their values) of every row group a per-run or per-M file of
+    `kind` holds: metrics.run_keys for a run, at its last step (a curve: at each
+    evaluation step), or baseline_keys / bayes_keys for the baselines at M; (None,
+    None) for kinds without a promise of their own."""
+    M = identity["M"]
+    if kind in ("pt_metrics", "pt_curves"):
+        if kind == "pt_metrics":     # the last step's metrics
+            steps = [int(identity["steps"])]
+        elif eval_every is None:
+            raise ValueError("pt_curves: the promise of a run's curve needs eval_every")
+        else:
+            steps = evaluation_steps(int(identity["steps"]), int(eval_every))
+        return PROMISED_KEY + ["step"], {(*k, s) for k in run_keys(M) for s in steps}
+    if kind == "baselines":
+        return PROMISED_KEY, set(bayes_keys() if identity.get("estimator") == "Bayes" else baseline_keys(M))
+    if kind == "interpolation":      # identity: M, the runs drawn and the number of a values
+        grid = [_same("a", a) for a in np.linspace(0.0, 1.0, int(identity["n_points"]))]
+        keys = interpolation_keys(identity["runs"])
+        return (PROMISED_KEY + ["setting", "seed", "a"],
+                {(*k, a) for k in keys for a in grid})
+    return None, None
+
+
+def _same(column: str, value):
+    """A promised key's value as comparable with the one read from a file."""
+    if column == "step":
+        return int(value)
+    if column == "a":
+        return round(float(value), 12)
+    return str(value)
+
+
+def _holds(column: pd.Series, value) -> pd.Series:
+    """Which cells of `column` hold `value` (numbers compared as numbers: M "inf", seed 0)."""
+    try:
+        want = float(value)
+    except (TypeError, ValueError):
+        return column.astype(str) == str(value)
+    return pd.to_numeric(column, errors="coerce") == want
+
+
+def check_promise(table: pd.DataFrame, path, kind: str, identity: dict, eval_every=None) -> None:
+    """A per-run or per-M file against what its writer promises: every row holds the
+    file's identity (`identity`: column -> value, e.g. the run's setting, seed and M),
+    and its row groups are exactly promised_groups' (the positions within each are
+    read_table's check). A file cut on a line boundary, or one edited to another run's
+    seed, is refused naming the file."""
+    for column, value in identity.items():
+        if column not in table.columns:
+            continue     # e.g. Fig 5's runs and number of a values: only the promise reads them
+        wrong = ~_holds(table[column], value)
+        if wrong.any():
+            line, found = int(np.flatnonzero(wrong)[0]) + 2, table[column][wrong].iloc[0]
+            found = found.item() if isinstance(found, np.generic) else found
+            raise TableError(f"{path}: column {column} holds {found!r} in line {line}, but this "
+                             f"file belongs to {column} = {value!r} ({identity})")
+    columns, promised = promised_groups(kind, identity, eval_every)
+    if columns is None:
+        return
+    found = {tuple(_same(c, v) for c, v in zip(columns, key))
+             for key in table[columns].itertuples(index=False, name=None)}
+    missing, extra = sorted(promised - found, key=str), sorted(found - promised, key=str)
+    if missing:
+        raise TableError(f"{path}: {len(missing)} of the {len(promised)} row groups its writer "
+                         f"writes are missing (a cut or edited file?), e.g. {dict(zip(columns, missing[0]))}")
+    if extra:
+        raise TableError(f"{path}: {len(extra)} row group(s) its writer never writes, e.g. "
+                         f"{dict(zip(columns, extra[0]))}")
+
+
 def concat_tables(paths, kind: str, K: int | list | None = None, problems: list | None = None,
-                  at_each_M: list | None = None) -> pd.DataFrame:
+                  at_each_M: list | None = None, identities: list | None = None,
+                  eval_every: int | None = None) -> pd.DataFrame:
     """The checked union of per-run or per-M tables. K is one for all files or one per
     file; `problems` (one name per file) fills a `problem` column; `at_each_M` (per file:
-    None, or M labels) repeats a file's rows, which hold no M of their own, at each M."""
+    None, or M labels) repeats a file's rows, which hold no M of their own, at each M;
+    `identities` (per file: the run or M it belongs to, as read_table's `identity`)
+    checks each file against what its writer promises."""
     Ks = K if isinstance(K, list) else [K] * len(paths)
-    frames = [read_table(p, kind, k) for p, k in zip(paths, Ks, strict=True)]
+    ids = identities if identities is not None else [None] * len(paths)
+    frames = [read_table(p, kind, k, identity=i, eval_every=eval_every)
+              for p, k, i in zip(paths, Ks, ids, strict=True)]
     if problems is not None:
         frames = [f.assign(problem=name) for f, name in zip(frames, problems, strict=True)]
     if at_each_M is not None:

@@ -179,11 +179,16 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool: np.ndarr
         step = _resume(ckpt_path, fingerprint, model, opt, logs)
         final = _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fingerprint,
                       ckpt_path, progress_file, compile, bf16, on_step)
-        evals = logs["evals"].read()
+        try:   # the logs as written: a log changed during the run leaves no result
+            evals, loss = logs["evals"].read(), logs["loss"].read()
+        except LogMismatch as e:
+            kept = (f"; the rolling checkpoint {ckpt_path} is kept: a rerun resumes from it (or "
+                    "starts afresh if the log's part before it changed too)") if ckpt_path else ""
+            raise LogMismatch(f"{e}{kept}") from e
         return {"model": model, "eval_steps": evals["step"],
                 "curve_preds": {name: evals[name] for name in sets},
                 "final_preds": {name: preds.cpu().numpy() for name, preds in final.items()},
-                "loss": logs["loss"].read(), "fingerprint": fingerprint}
+                "loss": loss, "fingerprint": fingerprint}
 
 
 def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fingerprint,

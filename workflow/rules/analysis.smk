@@ -17,6 +17,7 @@ if "fig5" in FIGURES:
             f"{OUT}/eval/interpolation_M{{M}}.npz",
         input:
             pool=f"{MAIN_PDIR}/pools/pool_M{{M}}.npy",
+            pool_sha256=f"{MAIN_PDIR}/pools/pool_M{{M}}.npy.sha256",
             code=code("interpolation_set.py"),
         params:
             problem=MAIN_PROBLEM,
@@ -40,6 +41,7 @@ if "fig5" in FIGURES:
         input:
             paths=f"{OUT}/eval/interpolation_M{{M}}.npz",
             pool=f"{MAIN_PDIR}/pools/pool_M{{M}}.npy",
+            pool_sha256=f"{MAIN_PDIR}/pools/pool_M{{M}}.npy.sha256",
             models=interpolation_run_files("model.pt"),
             metrics=interpolation_run_files("metrics.csv"),
             code=code("interpolation_eval.py"),
@@ -69,6 +71,9 @@ if "fig5" in FIGURES:
         params:
             kind="interpolation",
             K=MAIN_PROBLEM["K"],
+            # the M of each file, and the runs and values of a whose rows it promises
+            identities=[dict(M=M, runs=group_runs(FIGURES["fig5"]), n_points=INTERP["n_points"])
+                        for M in INTERP_M],
         log:
             f"{OUT}/logs/tables/interpolation.log",
         conda:

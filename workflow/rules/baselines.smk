@@ -8,6 +8,7 @@ rule baselines:
         tuning=f"{BASELINES_DIR}/M{{M}}/tuning.csv",
     input:
         pool=pool_input,
+        pool_sha256=pool_sha256_input,
         true=f"{PDIR}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("baselines.py"),
@@ -74,6 +75,9 @@ rule baseline_table:
         problems=baseline_problems("name") + list(BAYES),
         at_each_M=[None] * len(baseline_files("metrics.csv"))
         + [cfg.problem_M_labels(config, p) for p in BAYES],
+        # the M (and estimator) of each file, whose rows it promises
+        identities=[dict(M=m) for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
+        + [dict(M="inf", estimator="Bayes") for p in BAYES],
     log:
         f"{OUT}/logs/tables/baselines.log",
     conda:

@@ -67,6 +67,12 @@ def run_files(name):
     return [run_path(p, s, seed, m, name) for p, s, seed, m in RUNS]
 
 
+def run_identities():
+    """Each run's identity, in the order of run_files: the setting, seed, M and setting
+    fields every row of its tables holds (tables.check_promise checks them)."""
+    return [dict(SETTINGS[s].__dict__, setting=s, seed=seed, M=m) for _, s, seed, m in RUNS]
+
+
 def run_problems(key):
     """`key` ("name" or "K") of each run's problem, in the order of run_files."""
     return [p if key == "name" else PROBLEMS[p].params()[key] for p, _, _, _ in RUNS]
@@ -97,6 +103,12 @@ def pool_input(wildcards):
     return [] if wildcards.M == "inf" else f"{STORE}/{wildcards.pdir}/pools/pool_M{wildcards.M}.npy"
 
 
+def pool_sha256_input(wildcards):
+    """The sha256 task_pool recorded for the job's pool (none at M = inf)."""
+    pool = pool_input(wildcards)
+    return f"{pool}.sha256" if pool else []
+
+
 def pretrain_eval_input(wildcards):
     # M = inf: T_Pretrain is T_True, so its evaluation set is the T_True one.
     return (f"{STORE}/{wildcards.pdir}/eval/true.npz" if wildcards.M == "inf"
@@ -120,12 +132,16 @@ def group_params(group):
 
 
 def figure_outputs(name):
+    """A figure's PDF and PNG, in the report under the study with switchable labels
+    (figure, the sweep group(s) it draws, format), and its provenance sidecar."""
     caption = f"../report/{name}.rst"
+    groups = ", ".join(dict.fromkeys(cfg.figure_groups(FIGURES[name])))
+    labels = {"figure": name, "sweep group": groups}
     return dict(
-        pdf=report(f"{OUT}/figures/{name}.pdf", caption=caption, category="Figures",
-                   subcategory=name, labels={"figure": name, "format": "PDF"}),
-        png=report(f"{OUT}/figures/{name}.png", caption=caption, category="Figures",
-                   subcategory=name, labels={"figure": name, "format": "PNG"}),
+        pdf=report(f"{OUT}/figures/{name}.pdf", caption=caption, category=f"Study {config['study']}",
+                   subcategory=name, labels=dict(labels, format="PDF")),
+        png=report(f"{OUT}/figures/{name}.png", caption=caption, category=f"Study {config['study']}",
+                   subcategory=name, labels=dict(labels, format="PNG")),
         provenance=f"{OUT}/figures/{name}.json",
     )
 

@@ -1,7 +1,9 @@
 rule task_pool:
-    """The pool of M tasks for T_Pretrain (nested: pool M is a prefix of pool 2M)."""
+    """The pool of M tasks for T_Pretrain (nested: pool M is a prefix of pool 2M), and
+    its sha256, which every rule that reads the pool checks it against."""
     output:
-        f"{PDIR}/pools/pool_M{{M}}.npy",
+        pool=f"{PDIR}/pools/pool_M{{M}}.npy",
+        sha256=f"{PDIR}/pools/pool_M{{M}}.npy.sha256",
     input:
         code=code("task_pool.py"),
     params:
@@ -43,6 +45,7 @@ rule eval_set_pretrain:
         f"{PDIR}/eval/pretrain_M{{M}}.npz",
     input:
         pool=f"{PDIR}/pools/pool_M{{M}}.npy",
+        pool_sha256=f"{PDIR}/pools/pool_M{{M}}.npy.sha256",
         code=code("eval_set.py"),
     params:
         problem=problem_params,

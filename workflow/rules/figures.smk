@@ -93,6 +93,7 @@ if "fig4" in FIGURES:
             code=code("fig_dynamics.py"),
         params:
             **group_params(FIGURES["fig4"]),
+            fit=cfg.fig4_fit(config),
         log:
             f"{OUT}/logs/figures/fig4.log",
         conda:

@@ -19,6 +19,7 @@ rule train:
         train_log=update(f"{RUN_DIR}/train_loss.csv"),
     input:
         pool=pool_input,
+        pool_sha256=pool_sha256_input,
         true=f"{PDIR}/eval/true.npz",
         pretrain=pretrain_eval_input,
         code=code("train.py"),
@@ -87,6 +88,7 @@ rule pt_table:
         kind="pt_metrics",
         K=run_problems("K"),
         problems=run_problems("name"),
+        identities=run_identities(),
     log:
         f"{OUT}/logs/tables/pt_metrics.log",
     conda:
@@ -106,6 +108,8 @@ rule pt_curves:
         kind="pt_curves",
         K=run_problems("K"),
         problems=run_problems("name"),
+        identities=run_identities(),
+        eval_every=TRAIN["eval_every"],
     log:
         f"{OUT}/logs/tables/pt_curves.log",
     conda:

@@ -13,7 +13,7 @@ log = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p, pb = snakemake.params, snakemake.params.problem
 M = parse_M(snakemake.wildcards.M)
-pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
+pool = load_npy(snakemake.input.pool, sha256=snakemake.input.pool_sha256) if snakemake.input.pool else None
 # the dMMSE backend and chunk size are execution knobs (read from the config, not params:
 # changing them reruns nothing, and the store's baselines stay shared)
 knobs = snakemake.config["eval"]

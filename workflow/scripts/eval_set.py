@@ -3,7 +3,8 @@ from icl_diversity.tasks import check_pool, eval_set
 
 log = setup_logging(snakemake.log[0])
 p, pb = snakemake.params, snakemake.params.problem
-pool = load_npy(snakemake.input.pool) if "pool" in snakemake.input.keys() else None
+pool = (load_npy(snakemake.input.pool, sha256=snakemake.input.pool_sha256)
+        if "pool" in snakemake.input.keys() else None)
 M = int(snakemake.wildcards.M) if pool is not None else float("inf")
 if pool is not None:
     check_pool(pool, M, pb["D"], snakemake.input.pool)

@@ -10,9 +10,12 @@ p = snakemake.params
 (problem, spec), = p.problems.items()   # these figures draw one problem (config.check)
 K = spec["K"]
 thresholds = read_table(snakemake.input.thresholds, "thresholds")
+# the fit range (config.fig4_fit): M <= max_M, or below the named group's threshold
+below = p.fit.get("below")
 fig = fig_dynamics(read_table(snakemake.input.pt_curves, "pt_curves", K, problem),
                    [Setting.parse(n) for n in p.settings], p.vary,
-                   thresholds[(thresholds["group"] == p.group) & (thresholds["problem"] == problem)])
+                   thresholds[(thresholds["group"] == below) & (thresholds["problem"] == problem)]
+                   if below else None, fit_max_M=p.fit.get("max_M"))
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config, title=f"{snakemake.rule}: sweep group {p.group}")
 log.info("%s -> %s", snakemake.rule, snakemake.output.pdf)

@@ -14,7 +14,7 @@ log = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p, pb = snakemake.params, snakemake.params.problem
 M, D = int(snakemake.wildcards.M), pb["D"]
-pool = load_npy(snakemake.input.pool)
+pool = load_npy(snakemake.input.pool, sha256=snakemake.input.pool_sha256)
 check_pool(pool, M, D, snakemake.input.pool)
 data = load_npz(snakemake.input.paths, ("xs", "ys", "ws", "a"))
 check_eval_set(data, pb["K"], D, snakemake.input.paths)

@@ -6,7 +6,7 @@ from icl_diversity.tasks import check_pool
 log = setup_logging(snakemake.log[0])
 p, pb = snakemake.params, snakemake.params.problem
 M = int(snakemake.wildcards.M)
-pool = load_npy(snakemake.input.pool)
+pool = load_npy(snakemake.input.pool, sha256=snakemake.input.pool_sha256)
 check_pool(pool, M, pb["D"], snakemake.input.pool)
 data = interpolation_set(pool, pb["K"], pb["noise_var"], p.n_pairs, p.n_points, p.seed,
                          norm=p.norm, x_scale=pb["x_scale"])

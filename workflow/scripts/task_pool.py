@@ -5,5 +5,5 @@ log = setup_logging(snakemake.log[0])
 p = snakemake.params
 M = int(snakemake.wildcards.M)
 pool = task_pool(M, p.D, p.seed, p.task_scale, p.prior)
-save_npy(snakemake.output[0], pool)
-log.info("pool M=%d D=%d prior=%s seed=%d -> %s", M, p.D, p.prior, p.seed, snakemake.output[0])
+save_npy(snakemake.output.pool, pool, sha256=snakemake.output.sha256)
+log.info("pool M=%d D=%d prior=%s seed=%d -> %s", M, p.D, p.prior, p.seed, snakemake.output.pool)

@@ -27,7 +27,7 @@ torch.set_num_threads(snakemake.threads)
 log.info("setting %s, seed %d, M=%s, device %s, %d thread(s)", snakemake.wildcards.setting,
          run["seed"], snakemake.wildcards.M, device, snakemake.threads)
 
-pool = load_npy(snakemake.input.pool) if snakemake.input.pool else None
+pool = load_npy(snakemake.input.pool, sha256=snakemake.input.pool_sha256) if snakemake.input.pool else None
 if pool is not None:
     check_pool(pool, snakemake.wildcards.M, pb["D"], snakemake.input.pool)
 keys = ("xs", "ys", "ws")
