@@ -32,7 +32,7 @@ _base = yaml.safe_load(open(os.path.join(workflow.basedir, "config.yaml")))
 _study = dict(config)
 if not workflow.config_settings.configfiles:
     _study, _overrides = copy.deepcopy(_base), _study
-    update_config(_study, _overrides)   # in place
+    update_config(_study, _overrides)  # in place
 _study = cfg.coerce_overrides(_study)
 _study.setdefault("study", cfg.study_name(workflow.config_settings.configfiles))
 try:

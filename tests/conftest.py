@@ -1,3 +1,4 @@
+import inspect
 import os
 import re
 import shutil
@@ -116,3 +117,42 @@ def smoke_config(smoke_workflow):
     wf, _ = smoke_workflow
     config = cfg.load_config(wf / "studies" / "smoke.yaml", {"outdir": str(wf / "out")})
     return config
+
+
+# ---- test tiers (pyproject.toml registers the markers): the unit tier is
+#   pytest -m "not workflow and not slurm and not slow"
+# A test is in the workflow tier when it, or a fixture it uses, runs Snakemake.
+RUNS_SNAKEMAKE = ("snakemake(", "planned_jobs(", "SNAKEMAKE", "copy_workflow(", "copy_finished(")
+
+
+def _source(func) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return ""
+
+
+def _runs_snakemake(item, seen=None) -> bool:
+    funcs = [getattr(item, "function", None)]
+    for name in getattr(item, "fixturenames", ()):
+        funcs += [d.func for d in item._fixtureinfo.name2fixturedefs.get(name, ())]
+    module = item.module
+    for func in funcs:
+        text = _source(func)
+        if any(call in text for call in RUNS_SNAKEMAKE):
+            return True
+        # one level of the test module's own helpers (def name(...) calling snakemake)
+        for helper in re.findall(r"\b([a-z_][a-z0-9_]*)\(", text):
+            f = getattr(module, helper, None)
+            if inspect.isfunction(f) and f.__module__ == module.__name__ and \
+                    any(call in _source(f) for call in RUNS_SNAKEMAKE):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ == "test_slurm":
+            item.add_marker(pytest.mark.slurm)
+        if _runs_snakemake(item):
+            item.add_marker(pytest.mark.workflow)

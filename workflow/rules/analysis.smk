@@ -72,8 +72,9 @@ if "fig5" in FIGURES:
             kind="interpolation",
             K=MAIN_PROBLEM["K"],
             # the M of each file, and the runs and values of a whose rows it promises
-            identities=[dict(M=M, runs=group_runs(FIGURES["fig5"]), n_points=INTERP["n_points"])
-                        for M in INTERP_M],
+            identities=[
+                dict(M=M, runs=group_runs(FIGURES["fig5"]), n_points=INTERP["n_points"]) for M in INTERP_M
+            ],
         log:
             f"{OUT}/logs/tables/interpolation.log",
         conda:
@@ -101,16 +102,23 @@ if "fig5" in FIGURES:
 
 
 if "connectivity" in FIGURES:
-    CONNECT = ANALYSIS["connectivity"]   # its defaults are filled in by the schema
+    CONNECT = ANALYSIS["connectivity"]  # its defaults are filled in by the schema
     CONNECT_GROUP = group_params(FIGURES["connectivity"])
-    CONNECT_PARAMS = dict(problem=MAIN_PROBLEM, n_points=CONNECT["n_points"],
-                          n_sequences=CONNECT["n_sequences"])
-    CONNECT_OUTPUTS = [f"{OUT}/analysis/connectivity/{s}/seed{seed}_{kind}.csv"
-                       for s in CONNECT_GROUP["settings"] for seed in CONNECT_GROUP["seeds"]
-                       for kind in ("paths", "barriers")]
+    CONNECT_PARAMS = dict(
+        problem=MAIN_PROBLEM, n_points=CONNECT["n_points"], n_sequences=CONNECT["n_sequences"]
+    )
+    CONNECT_OUTPUTS = [
+        f"{OUT}/analysis/connectivity/{s}/seed{seed}_{kind}.csv"
+        for s in CONNECT_GROUP["settings"]
+        for seed in CONNECT_GROUP["seeds"]
+        for kind in ("paths", "barriers")
+    ]
     if seed_pairs(FIGURES["connectivity"]):
-        CONNECT_OUTPUTS += [f"{OUT}/analysis/connectivity/{s}/seeds_{kind}.csv"
-                            for s in CONNECT_GROUP["settings"] for kind in ("paths", "barriers")]
+        CONNECT_OUTPUTS += [
+            f"{OUT}/analysis/connectivity/{s}/seeds_{kind}.csv"
+            for s in CONNECT_GROUP["settings"]
+            for kind in ("paths", "barriers")
+        ]
 
     rule connectivity_to_inf:
         """L/D on T_True along the straight line from each finite-M model to the M = inf

@@ -31,8 +31,11 @@ rule baselines:
 
 # Problems with the Laplace task prior: their Bayes estimator has no closed form (it is
 # neither Ridge nor dMMSE at M = inf), so it is estimated once per problem by Gibbs sampling.
-BAYES = {name: f"{cfg.baselines_dir(config, cfg.problem_dir(config, name))}/bayes"
-         for name, p in PROBLEMS.items() if p.prior == "laplace"}
+BAYES = {
+    name: f"{cfg.baselines_dir(config, cfg.problem_dir(config, name))}/bayes"
+    for name, p in PROBLEMS.items()
+    if p.prior == "laplace"
+}
 
 
 rule laplace_bayes:

@@ -23,13 +23,13 @@ STORE = cfg.store_dir(config)
 OUT = cfg.study_dir(config)
 M_LABELS = cfg.M_labels(config)
 FINITE_M = [m for m in M_LABELS if m != "inf"]
-PROBLEMS = cfg.all_problems(config)   # name -> Problem
+PROBLEMS = cfg.all_problems(config)  # name -> Problem
 # {pdir}: a problem's folder in the store (its name and data key); PDIR: its path
 PROBLEM_DIRS = {Path(cfg.problem_dir(config, name)).name: p for name, p in PROBLEMS.items()}
 PDIR = f"{STORE}/{{pdir}}"
 MAIN_PDIR = cfg.problem_dir(config, cfg.main_problem(config).name)
 SETTINGS = {s.name: s for s in cfg.all_settings(config)}
-RUNS = cfg.all_runs(config)   # (problem, setting, seed, M): one training run each
+RUNS = cfg.all_runs(config)  # (problem, setting, seed, M): one training run each
 # A run's folder and its metrics' folder, as wildcard templates (cfg.run_dir spells them once)
 RUN_DIR = cfg.run_dir(config, PDIR, "{setting}", "{seed}", "{M}")
 METRICS_DIR = cfg.metrics_dir(config, RUN_DIR)
@@ -89,14 +89,20 @@ def problem_value(key):
 
 def baseline_files(name):
     """One baseline file per problem and M: each problem's union of its groups' M."""
-    return [f"{cfg.baselines_dir(config, cfg.problem_dir(config, p))}/M{m}/{name}"
-            for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
+    return [
+        f"{cfg.baselines_dir(config, cfg.problem_dir(config, p))}/M{m}/{name}"
+        for p in PROBLEMS
+        for m in cfg.problem_M_labels(config, p)
+    ]
 
 
 def baseline_problems(key):
     """`key` ("name" or "K") of each file of baseline_files, in the same order."""
-    return [p if key == "name" else PROBLEMS[p].params()[key]
-            for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
+    return [
+        p if key == "name" else PROBLEMS[p].params()[key]
+        for p in PROBLEMS
+        for m in cfg.problem_M_labels(config, p)
+    ]
 
 
 def pool_input(wildcards):
@@ -111,24 +117,35 @@ def pool_sha256_input(wildcards):
 
 def pretrain_eval_input(wildcards):
     # M = inf: T_Pretrain is T_True, so its evaluation set is the T_True one.
-    return (f"{STORE}/{wildcards.pdir}/eval/true.npz" if wildcards.M == "inf"
-            else f"{STORE}/{wildcards.pdir}/eval/pretrain_M{wildcards.M}.npz")
+    return (
+        f"{STORE}/{wildcards.pdir}/eval/true.npz"
+        if wildcards.M == "inf"
+        else f"{STORE}/{wildcards.pdir}/eval/pretrain_M{wildcards.M}.npz"
+    )
 
 
 def setting_params(wildcards):
     s = SETTINGS[wildcards.setting]
-    return {"model": cfg.model_spec(config, s.model), "batch_size": s.batch_size, "steps": s.steps,
-            "weight_decay": s.weight_decay, "seed": int(wildcards.seed)}
+    return {
+        "model": cfg.model_spec(config, s.model),
+        "batch_size": s.batch_size,
+        "steps": s.steps,
+        "weight_decay": s.weight_decay,
+        "seed": int(wildcards.seed),
+    }
 
 
 def group_params(group):
     """What a figure script needs to know about its sweep group (its problems by name,
     each as Problem.params, and its M grid)."""
-    return dict(group=group, vary=config["sweeps"][group]["vary"],
-                settings=[s.name for s in cfg.sweep_settings(config, group)],
-                seeds=cfg.sweep_seeds(config, group),
-                problems={p.name: p.params() for p in cfg.sweep_problems(config, group)},
-                M=cfg.sweep_M_labels(config, group))
+    return dict(
+        group=group,
+        vary=config["sweeps"][group]["vary"],
+        settings=[s.name for s in cfg.sweep_settings(config, group)],
+        seeds=cfg.sweep_seeds(config, group),
+        problems={p.name: p.params() for p in cfg.sweep_problems(config, group)},
+        M=cfg.sweep_M_labels(config, group),
+    )
 
 
 def figure_outputs(name):
@@ -138,22 +155,37 @@ def figure_outputs(name):
     groups = ", ".join(dict.fromkeys(cfg.figure_groups(FIGURES[name])))
     labels = {"figure": name, "sweep group": groups}
     return dict(
-        pdf=report(f"{OUT}/figures/{name}.pdf", caption=caption, category=f"Study {config['study']}",
-                   subcategory=name, labels=dict(labels, format="PDF")),
-        png=report(f"{OUT}/figures/{name}.png", caption=caption, category=f"Study {config['study']}",
-                   subcategory=name, labels=dict(labels, format="PNG")),
+        pdf=report(
+            f"{OUT}/figures/{name}.pdf",
+            caption=caption,
+            category=f"Study {config['study']}",
+            subcategory=name,
+            labels=dict(labels, format="PDF"),
+        ),
+        png=report(
+            f"{OUT}/figures/{name}.png",
+            caption=caption,
+            category=f"Study {config['study']}",
+            subcategory=name,
+            labels=dict(labels, format="PNG"),
+        ),
         provenance=f"{OUT}/figures/{name}.json",
     )
 
 
 def capacity_params(axes):
     """Fig 7: for each swept axis, its group's group_params and each model's spec."""
-    return {axis: dict(group_params(g), models={s.model: cfg.model_spec(config, s.model)
-                                                for s in cfg.sweep_settings(config, g)})
-            for axis, g in axes.items()}
+    return {
+        axis: dict(
+            group_params(g),
+            models={s.model: cfg.model_spec(config, s.model) for s in cfg.sweep_settings(config, g)},
+        )
+        for axis, g in axes.items()
+    }
 
 
 # ---- the analyses of trained models (analysis.smk): which runs and pairs each job reads
+
 
 def run_file(setting, seed, M, name):
     """A file of a run of the main problem (the analyses use only that problem)."""
@@ -178,15 +210,26 @@ def interpolation_run_files(name):
 def seed_pairs(group):
     """Every two training seeds of a group (none when it has one seed)."""
     seeds = group_params(group)["seeds"]
-    return [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+    return [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1 :]]
 
 
 def to_inf_pairs(wildcards):
     """The paths of one (setting, seed): model i (finite M) to the last model (M = inf);
     indices into the job's models, FINITE_M then inf."""
     seed = int(wildcards.seed)
-    return [dict(a=i, b=len(FINITE_M), pair="M_vs_inf", setting=wildcards.setting, M=M,
-                 M_b="inf", seed_a=seed, seed_b=seed) for i, M in enumerate(FINITE_M)]
+    return [
+        dict(
+            a=i,
+            b=len(FINITE_M),
+            pair="M_vs_inf",
+            setting=wildcards.setting,
+            M=M,
+            M_b="inf",
+            seed_a=seed,
+            seed_b=seed,
+        )
+        for i, M in enumerate(FINITE_M)
+    ]
 
 
 def connectivity_seed_files(name):
@@ -202,9 +245,12 @@ def seed_to_seed_pairs(wildcards):
 
     def at(seed, M):
         return seeds.index(seed) * len(M_LABELS) + M_LABELS.index(M)
-    return [dict(a=at(a, M), b=at(b, M), pair="seeds", setting=wildcards.setting, M=M, M_b=M,
-                 seed_a=a, seed_b=b)
-            for a, b in seed_pairs(FIGURES["connectivity"]) for M in M_LABELS]
+
+    return [
+        dict(a=at(a, M), b=at(b, M), pair="seeds", setting=wildcards.setting, M=M, M_b=M, seed_a=a, seed_b=b)
+        for a, b in seed_pairs(FIGURES["connectivity"])
+        for M in M_LABELS
+    ]
 
 
 def benchmark_records(rule, wildcards):

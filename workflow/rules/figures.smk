@@ -8,7 +8,8 @@
 FIGURE_FILES = []
 if RUNS:
     FIGURE_FILES = [TABLES["thresholds"], f"{OUT}/provenance/software.json"] + [
-        f"{OUT}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "json")]
+        f"{OUT}/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "json")
+    ]
 
 
 rule thresholds:
@@ -22,8 +23,7 @@ rule thresholds:
         sequences=run_files("sequence_deltas.npz"),
         code=code("thresholds.py"),
     params:
-        groups={g: {k: v for k, v in group_params(g).items() if k != "group"}
-                for g in config["sweeps"]},
+        groups={g: {k: v for k, v in group_params(g).items() if k != "group"} for g in config["sweeps"]},
         n_boot=config["eval"]["n_bootstrap"],
         runs=[dict(problem=p, setting=s, seed=seed, M=M) for p, s, seed, M in RUNS],
         K={name: p.K for name, p in PROBLEMS.items()},
@@ -128,8 +128,9 @@ rule software:
     whenever a figure is."""
     output:
         json=f"{OUT}/provenance/software.json",
-        html=report(f"{OUT}/provenance/software.html", caption="../report/software.rst",
-                    category="Provenance"),
+        html=report(
+            f"{OUT}/provenance/software.html", caption="../report/software.rst", category="Provenance"
+        ),
     input:
         [f"{OUT}/figures/{name}.json" for name in FIGURES] if RUNS else [],
         code=code("software.py"),

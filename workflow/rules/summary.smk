@@ -7,25 +7,30 @@
 # trained, so no job of this one) never blocks the summary.
 SUMMARY_PDIRS = {p: Path(cfg.problem_dir(config, p)).name for p in PROBLEMS}
 SUMMARY_BENCHMARKS = benchmark_records(
-    "train", [dict(pdir=SUMMARY_PDIRS[p], setting=s, seed=seed, M=m) for p, s, seed, m in RUNS])
+    "train", [dict(pdir=SUMMARY_PDIRS[p], setting=s, seed=seed, M=m) for p, s, seed, m in RUNS]
+)
 SUMMARY_BENCHMARKS += benchmark_records(
-    "baselines", [dict(pdir=SUMMARY_PDIRS[p], M=m) for p in PROBLEMS for m in cfg.problem_M_labels(config, p)])
+    "baselines", [dict(pdir=SUMMARY_PDIRS[p], M=m) for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
+)
 SUMMARY_BENCHMARKS += benchmark_records("laplace_bayes", [dict(pdir=SUMMARY_PDIRS[p]) for p in BAYES])
 if "fig5" in FIGURES:
     SUMMARY_BENCHMARKS += benchmark_records("interpolation_eval", [dict(M=m) for m in INTERP_M])
 if "connectivity" in FIGURES:
     SUMMARY_BENCHMARKS += benchmark_records(
-        "connectivity_to_inf", [dict(setting=s, seed=seed) for s in CONNECT_GROUP["settings"]
-                                for seed in CONNECT_GROUP["seeds"]])
+        "connectivity_to_inf",
+        [dict(setting=s, seed=seed) for s in CONNECT_GROUP["settings"] for seed in CONNECT_GROUP["seeds"]],
+    )
     if seed_pairs(FIGURES["connectivity"]):
         SUMMARY_BENCHMARKS += benchmark_records(
-            "connectivity_seeds", [dict(setting=s) for s in CONNECT_GROUP["settings"]])
+            "connectivity_seeds", [dict(setting=s) for s in CONNECT_GROUP["settings"]]
+        )
 
 
 if RUNS:
     # The group whose runs the per-seed table shows: Fig 2's, else the first sweep group.
-    SUMMARY_GROUP = (cfg.figure_groups(FIGURES["fig2"])[0] if "fig2" in FIGURES
-                     else next(iter(config["sweeps"])))
+    SUMMARY_GROUP = (
+        cfg.figure_groups(FIGURES["fig2"])[0] if "fig2" in FIGURES else next(iter(config["sweeps"]))
+    )
 
     rule summary:
         """The study on one page: the sweep, the thresholds, the PT against Ridge and dMMSE
@@ -42,8 +47,7 @@ if RUNS:
             figures=[f"{OUT}/figures/{name}.png" for name in FIGURES],
             code=code("summary.py"),
         params:
-            groups={g: {k: v for k, v in group_params(g).items() if k != "group"}
-                    for g in config["sweeps"]},
+            groups={g: {k: v for k, v in group_params(g).items() if k != "group"} for g in config["sweeps"]},
             main_group=SUMMARY_GROUP,
             figures=FIGURES,
             benchmarks=SUMMARY_BENCHMARKS,
