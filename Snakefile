@@ -64,4 +64,5 @@ rule all:
         pt_metrics=f"{OUT}/tables/pt_metrics.csv" if RUNS else [],
         pt_curves=f"{OUT}/tables/pt_curves.csv" if RUNS else [],
         figures=FIGURE_FILES,
+        effects=TABLES["effects"] if COMPARISONS else [],
         summary=f"{OUT}/summary.md" if RUNS else [],

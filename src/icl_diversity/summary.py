@@ -1,7 +1,8 @@
 """A study's summary page (summary.md, Markdown that reads on GitHub), written from its
 tables and benchmark records so that no number in it is ever typed: the sweep, the
-thresholds, the PT against Ridge and dMMSE at each M, the runs left out as stuck, the
-time each rule took, the figures and the store keys.
+thresholds, the paired-by-seed differences of thresholds along the compared axes (when
+the study compares any), the PT against Ridge and dMMSE at each M, the runs left out as
+stuck, the time each rule took, the figures and the store keys.
 
 Pure functions from DataFrames and records to Markdown, and `read_benchmarks`, which
 reads Snakemake's benchmark files and skips those that do not exist.
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Setting
+from .effects import effect_sentence
 from .tasks import M_label
 
 DASH = "—"
@@ -157,6 +159,41 @@ def threshold_section(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) 
         markdown_table(head, threshold_rows(thresholds, pt, groups)))
 
 
+# ---------------------------------------------------------------- threshold differences
+
+def effects_section(effects: pd.DataFrame) -> str:
+    """The effects table (effects.py), a row per compared point, and each row in words."""
+    def value(x):
+        try:
+            return f"{float(x):g}"
+        except (TypeError, ValueError):
+            return str(x)
+
+    rows = [[r["figure"], r["axis"], f"`{r['groups']}`", r["fixed"],
+             f"{value(r['compared'])} vs {value(r['reference'])}", r["seeds"] or DASH,
+             plain(r["n_dropped"]), r["differences"] or DASH, number(r["mean_difference"], ".2f"),
+             f"[{number(r['ci_low'], '.2f')}, {number(r['ci_high'], '.2f')}]"
+             if not pd.isna(r["ci_low"]) else DASH, r["interval"], number(r["p_value"], ".2g"),
+             r["verdict"]]
+            for _, r in effects.iterrows()]
+    head = ["figure", "axis", "groups", "fixed", "compared vs reference", "paired seeds",
+            "dropped", "differences (log2 M)", "mean", "95% interval", "interval covers", "p",
+            "verdict"]
+    sentences = "\n".join(f"- {effect_sentence(r)}" for _, r in effects.iterrows())
+    return section(
+        "Threshold differences along the compared axes",
+        "Each value of a compared axis (Fig 6: D; Fig 7: weight decay, width, depth; the "
+        "Laplace prior) against the axis' reference (its smallest value; the Gaussian prior), "
+        "paired by training seed: per seed, the compared setting's threshold minus the "
+        "reference's (log2 M, octaves; negative: lower). With two or more paired seeds, a "
+        "paired t-test (two-sided, df = seeds - 1) and its 95% t-interval; with one, no "
+        "test, and an interval over evaluation sequences only. A seed without a threshold on "
+        "either side is dropped (`dropped`). An effect is claimed only from the test, never "
+        "from two intervals that do not overlap.",
+        markdown_table(head, rows) if rows else "no compared thresholds in the table.",
+        sentences)
+
+
 # ---------------------------------------------------------------- PT vs the baselines
 
 def scalar_loss(table: pd.DataFrame, problem: str) -> pd.DataFrame:
@@ -272,9 +309,12 @@ def store_keys_section(keys: dict) -> str:
 
 def summary_markdown(study: str, config_hash: str, groups: dict, main_group: str,
                      thresholds: pd.DataFrame, pt: pd.DataFrame, baselines: pd.DataFrame,
-                     bench: pd.DataFrame, figures: dict, store_keys: dict) -> str:
+                     bench: pd.DataFrame, figures: dict, store_keys: dict,
+                     effects: pd.DataFrame | None = None) -> str:
+    """The page; `effects`, the effects table, where the study compares any axis."""
     parts = [header(study, config_hash, groups),
              threshold_section(thresholds, pt, groups),
+             *([effects_section(effects)] if effects is not None else []),
              per_seed_section(pt, baselines, main_group, groups[main_group]),
              stuck_section(pt),
              timing_section(bench),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 # the package is on sys.path: the Snakefile puts src/ there before validating the config
 from icl_diversity import config as cfg
+from icl_diversity.effects import comparisons as effect_comparisons
 from icl_diversity.sources import script_sources
 
 cfg.check(config)
@@ -35,7 +36,13 @@ RUN_DIR = cfg.run_dir(config, PDIR, "{setting}", "{seed}", "{M}")
 METRICS_DIR = cfg.metrics_dir(config, RUN_DIR)
 BASELINES_DIR = cfg.baselines_dir(config, PDIR)
 FIGURES = config.get("figures") or {}
-TABLES = {name: f"{OUT}/tables/{name}.csv" for name in ("baselines", "pt_metrics", "pt_curves", "thresholds")}
+TABLES = {
+    name: f"{OUT}/tables/{name}.csv"
+    for name in ("baselines", "pt_metrics", "pt_curves", "thresholds", "effects")
+}
+# What the effects table compares (effects.comparisons): Fig 6's D, each Fig 7 axis and
+# the Laplace prior against a Gaussian group with the same settings; none without runs.
+COMPARISONS = effect_comparisons(config) if RUNS else []
 
 
 wildcard_constraints:

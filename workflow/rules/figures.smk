@@ -35,6 +35,27 @@ rule thresholds:
         "../scripts/thresholds.py"
 
 
+if COMPARISONS:
+
+    rule effects:
+        """Paired-by-seed differences of thresholds along each compared axis (Fig 6's D,
+        Fig 7's axes, the Laplace prior), each value against the axis' reference, with a
+        paired t-test and its t-interval (effects.py)."""
+        output:
+            TABLES["effects"],
+        input:
+            thresholds=TABLES["thresholds"],
+            code=code("effects.py"),
+        params:
+            comparisons=COMPARISONS,
+        log:
+            f"{OUT}/logs/tables/effects.log",
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/effects.py"
+
+
 if "fig2" in FIGURES:
 
     rule fig2:

@@ -33,14 +33,16 @@ if RUNS:
     )
 
     rule summary:
-        """The study on one page: the sweep, the thresholds, the PT against Ridge and dMMSE
-        at each M per seed, the stuck runs, wall and CPU time per rule, links to the
-        figures and the store keys; with a sidecar of every file it read (sha256)."""
+        """The study on one page: the sweep, the thresholds and their differences along
+        the compared axes (if any), the PT against Ridge and dMMSE at each M per seed, the
+        stuck runs, wall and CPU time per rule, links to the figures and the store keys;
+        with a sidecar of every file it read (sha256)."""
         output:
             markdown=f"{OUT}/summary.md",
             provenance=f"{OUT}/summary.json",
         input:
             thresholds=TABLES["thresholds"],
+            effects=TABLES["effects"] if COMPARISONS else [],
             pt_metrics=TABLES["pt_metrics"],
             baselines=TABLES["baselines"],
             # after every figure (and so after the analyses whose records it reads)

@@ -1,6 +1,7 @@
 # The study's summary page from its tables and the benchmark records of its jobs.
 
 from icl_diversity import config as cfg
+from icl_diversity.effects import read_effects
 from icl_diversity.io import atomic_path, setup_logging
 from icl_diversity.provenance import sidecar, write_json
 from icl_diversity.summary import read_benchmarks, summary_markdown
@@ -21,7 +22,8 @@ text = summary_markdown(
     thresholds=read_table(snakemake.input.thresholds, "thresholds"),
     pt=read_table(snakemake.input.pt_metrics, "pt_metrics"),
     baselines=read_table(snakemake.input.baselines, "baselines"),
-    bench=bench, figures=p.figures, store_keys=cfg.store_keys(config))
+    bench=bench, figures=p.figures, store_keys=cfg.store_keys(config),
+    effects=read_effects(snakemake.input.effects) if snakemake.input.get("effects") else None)
 with atomic_path(snakemake.output.markdown) as tmp:
     tmp.write_text(text)
 write_json(snakemake.output.provenance,
