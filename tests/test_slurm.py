@@ -274,11 +274,13 @@ def test_a_gpu_request_reaches_sbatch_and_the_job(slurm_run, slurm_env):
     assert "gres:gpu:1" in job.get("TresPerJob", ""), job        # sbatch got --gpus=1
     assert job.get("JOB_GRES") == "gpu:1", job                    # ... and Slurm granted one
     # This machine's torch sees no CUDA behind the placeholder GPU, so the job stops with
-    # the error naming the cause, and writes nothing: the finished run's outputs (kept by
-    # update(), so that the store never loses a finished run to a failed job) are as they
-    # were, and no lock is left.
+    # the error naming the cause and writes nothing, and no lock is left. What is left of
+    # the finished run it was forced to redo: locally, update() restores it as it was; under
+    # the Slurm executor the job's own Snakemake restores it and the main one then removes
+    # the failed job's outputs (README: the cluster). Never a partial or changed result.
     assert proc.returncode != 0
     log = (wf / train_job_log(config, "nano-b8-s60-wd0", 1, 2)).read_text()
     assert "the job was given a GPU but torch sees no CUDA device" in log, log[-2000:]
-    assert {f: (wf / run / f).read_bytes() for f in TRAIN_OUTPUTS} == finished
+    left = {f: (wf / run / f).read_bytes() for f in TRAIN_OUTPUTS if (wf / run / f).exists()}
+    assert left in ({}, finished), sorted(left)
     assert not (wf / run / "train.lock").exists()
