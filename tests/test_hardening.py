@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, copy_finished, copy_workflow, main_pdir, metrics_dir, snakemake
+from test_config import with_change   # the smoke config with one value changed
 from icl_diversity import config as cfg
 from icl_diversity import metrics
 from icl_diversity.io import checksum_path, load_npy, save_npy
@@ -82,12 +83,7 @@ def test_a_wrong_type_string_in_a_study_file_is_refused_by_its_key(workflow_copy
     (("eval", "curve_sequences"), "some"), (("sweeps", "batch", "vary"), "batchsize"),
 ])
 def test_coerce_overrides_leaves_a_wrong_type_string_for_validation_to_name(path, value):
-    c = copy.deepcopy(SMOKE)
-    node = c
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    typed = cfg.coerce_overrides(c)          # returns: no RecursionError
+    typed = cfg.coerce_overrides(with_change(path, value))          # returns: no RecursionError
     node = typed
     for key in path:
         node = node[key]

@@ -18,6 +18,15 @@ def dead_pid() -> int:
     return proc.pid
 
 
+@pytest.fixture
+def live_pid():
+    """The pid of a process of this host that lives through the test."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield sleeper.pid
+    sleeper.kill()
+    sleeper.wait()
+
+
 def write_lock(path, host, pid, age=0.0):
     path.write_text(json.dumps({"host": host, "pid": pid, "token": "theirs", "started": "then"}))
     if age:
@@ -48,24 +57,19 @@ def test_a_lock_of_a_dead_process_on_this_host_is_cleared(tmp_path):
     lock.release()
 
 
-def test_a_lock_of_a_live_process_is_kept_until_its_heartbeat_is_stale(tmp_path):
+def test_a_lock_of_a_live_process_is_kept_until_its_heartbeat_is_stale(tmp_path, live_pid):
     path = tmp_path / "train.lock"
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        write_lock(path, HOST, sleeper.pid)
-        assert not RunLock(path, stale_after=300).try_acquire()
-        # another host's holder cannot be checked by pid: only its heartbeat tells
-        write_lock(path, "elsewhere", sleeper.pid, age=10)
-        assert not RunLock(path, stale_after=300).try_acquire()
-        write_lock(path, "elsewhere", sleeper.pid, age=400)
-        said = []
-        lock = RunLock(path, stale_after=300)
-        assert lock.try_acquire(log=said.append)
-        assert "heartbeat" in said[0]
-        lock.release()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+    write_lock(path, HOST, live_pid)
+    assert not RunLock(path, stale_after=300).try_acquire()
+    # another host's holder cannot be checked by pid: only its heartbeat tells
+    write_lock(path, "elsewhere", live_pid, age=10)
+    assert not RunLock(path, stale_after=300).try_acquire()
+    write_lock(path, "elsewhere", live_pid, age=400)
+    said = []
+    lock = RunLock(path, stale_after=300)
+    assert lock.try_acquire(log=said.append)
+    assert "heartbeat" in said[0]
+    lock.release()
 
 
 def test_the_heartbeat_keeps_a_held_lock_fresh(tmp_path):
@@ -79,20 +83,15 @@ def test_the_heartbeat_keeps_a_held_lock_fresh(tmp_path):
     lock.release()
 
 
-def test_waiting_for_a_held_run_times_out_naming_the_holder(tmp_path):
+def test_waiting_for_a_held_run_times_out_naming_the_holder(tmp_path, live_pid):
     path = tmp_path / "train.lock"
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        write_lock(path, HOST, sleeper.pid)
-        said = []
-        with pytest.raises(RunLocked, match=f"host {HOST}, pid {sleeper.pid}"):
-            with run_lock(path, wait=0.5, poll=0.1, log=said.append):
-                pass
-        assert said and f"pid {sleeper.pid}" in said[0]
-        assert json.loads(path.read_text())["pid"] == sleeper.pid     # left as it was
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+    write_lock(path, HOST, live_pid)
+    said = []
+    with pytest.raises(RunLocked, match=f"host {HOST}, pid {live_pid}"):
+        with run_lock(path, wait=0.5, poll=0.1, log=said.append):
+            pass
+    assert said and f"pid {live_pid}" in said[0]
+    assert json.loads(path.read_text())["pid"] == live_pid     # left as it was
 
 
 def test_a_waiter_takes_the_run_once_the_holder_releases_it(tmp_path):

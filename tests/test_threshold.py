@@ -296,21 +296,23 @@ def test_threshold_table_one_row_per_group_fixed_axes_and_seed():
     assert table[table["group"] == "single"]["status"].item() == "needs two values of batch_size"
 
 
+def step_curve(s, seed, M):
+    """Batch 32 flat at 0.5; batch 64 above it up to 2^5, below it past 2^5 (a crossing at 2^5.5)."""
+    if s.batch_size == 32 or np.isinf(M):
+        return 0.5
+    return 0.5 + (0.1 if np.log2(M) <= 5 else -0.1)
+
+
 def test_threshold_table_leaves_out_stuck_runs():
     settings = [Setting("tiny", b, 100, 0.0) for b in (32, 64)]
 
-    def curve(s, seed, M):
-        if s.batch_size == 32 or np.isinf(M):
-            return 0.5
-        return 0.5 + (0.1 if np.log2(M) <= 5 else -0.1)
-
-    pt = _table_rows(settings, [0, 1], curve)
+    pt = _table_rows(settings, [0, 1], step_curve)
     # seed 1 of b64 is stuck at M = 2^7 and 2^8, where its deltas would say "no crossing"
     stuck = (pt["setting"] == settings[1].name) & (pt["seed"] == 1) & (pt["M"] >= 128)
     pt.loc[stuck, "stuck"] = True
 
     def sequence_deltas(name, seed, M):
-        v = curve(Setting.parse(name), seed, M)
+        v = step_curve(Setting.parse(name), seed, M)
         if name == settings[1].name and seed == 1 and M >= 128:
             v = 5.0
         return np.full(50, v) + 0.001 * np.arange(50) / 50
@@ -327,16 +329,11 @@ def test_threshold_table_leaves_out_stuck_runs():
 def test_threshold_table_counts_a_seed_stuck_everywhere_as_planned_but_not_used():
     settings = [Setting("tiny", b, 100, 0.0) for b in (32, 64)]
 
-    def curve(s, seed, M):
-        if s.batch_size == 32 or np.isinf(M):
-            return 0.5
-        return 0.5 + (0.1 if np.log2(M) <= 5 else -0.1)
-
-    pt = _table_rows(settings, [0, 1], curve)
+    pt = _table_rows(settings, [0, 1], step_curve)
     pt.loc[(pt["setting"] == settings[0].name) & (pt["seed"] == 1), "stuck"] = True
 
     def sequence_deltas(name, seed, M):
-        return np.full(50, curve(Setting.parse(name), seed, M)) + 0.01 * np.sin(np.arange(50) + M)
+        return np.full(50, step_curve(Setting.parse(name), seed, M)) + 0.01 * np.sin(np.arange(50) + M)
 
     t = threshold_table(pt, {"batch": ("batch_size", settings, [0, 1])}, sequence_deltas,
                         n_boot=50).set_index("seed")
