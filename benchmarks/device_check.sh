@@ -4,7 +4,7 @@
 # paper's evaluation settings in eager, compiled, bf16 and compiled bf16 modes (steps/s
 # and a 500K-step estimate each), the share of a step outside forward/backward/Adam, and
 # the steps/s table the plan reads (written to $OUT/rates_cuda.csv: merge it into
-# benchmarks/rates.csv). About 10 minutes.
+# src/icl_diversity/data/rates.csv). About 10 minutes.
 #   bash benchmarks/device_check.sh [LOG]
 set -uo pipefail
 export PYTHONPATH=src PYTHONUNBUFFERED=1

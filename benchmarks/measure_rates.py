@@ -1,12 +1,12 @@
 """Training steps/s of each (model, batch size) the presets use, measured on this
-machine, written to benchmarks/rates.csv: what `python -m icl_diversity.plan` turns into
+machine, written to src/icl_diversity/data/rates.csv: what `python -m icl_diversity.plan` turns into
 compute estimates. Forward, backward and Adam on batches made by the workflow's
 BatchStream, medians of repeats. On the CPU the time is the process's CPU time (one
 thread: what an idle core's wall clock shows), so a machine busy with other jobs does
 not slow the numbers down; on CUDA, wall time after a synchronize.
 
-    PYTHONPATH=src python benchmarks/measure_rates.py                  # CPU, 1 thread
-    PYTHONPATH=src python benchmarks/measure_rates.py --device cuda    # on a GPU machine
+    .venv/bin/python benchmarks/measure_rates.py                  # CPU, 1 thread
+    .venv/bin/python benchmarks/measure_rates.py --device cuda    # on a GPU machine
 
 Each row is written as soon as it is measured, replacing the row of the same device,
 model and batch (rows of other devices and models are kept).
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from icl_diversity.batches import BatchStream
 from icl_diversity.model import ModelConfig, build_model
 
-RATES = Path(__file__).with_name("rates.csv")
+RATES = Path(__file__).resolve().parents[1] / "src" / "icl_diversity" / "data" / "rates.csv"
 # (layers, width, heads, D, batch sizes): the presets' models at the batches they train
 GRID = [((1, 16, 2), 3, [8, 16]),               # smoke: nano
         ((4, 32, 2), 4, [64, 128]),             # default: tiny

@@ -2,9 +2,9 @@
 workflow's `train()` loop against the bare core (the same model, forward, backward and
 Adam step on batches made beforehand), on the CPU. Prints medians and the share.
 
-    PYTHONPATH=src python benchmarks/step_overhead.py                  # tiny model, batch 64
-    PYTHONPATH=src python benchmarks/step_overhead.py --model 8 128 2 --batch 256 --D 8 --steps 30
-    PYTHONPATH=src python benchmarks/step_overhead.py --full-run        # one default-size run
+    .venv/bin/python benchmarks/step_overhead.py                  # tiny model, batch 64
+    .venv/bin/python benchmarks/step_overhead.py --model 8 128 2 --batch 256 --D 8 --steps 30
+    .venv/bin/python benchmarks/step_overhead.py --full-run        # one default-size run
 
 It uses only the `train()` interface that every version of the workflow has, so the
 same script measures an older checkout (PYTHONPATH=/path/to/old/src) for a before/after.

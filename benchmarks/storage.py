@@ -6,8 +6,8 @@ checkpoint, the size of every output the train and pt_metrics rules write (writt
 with the same functions), the peak RSS, and what icl_diversity.plan predicts for the
 same run; then the plan's totals for studies/paper.yaml.
 
-    PYTHONPATH=src python benchmarks/storage.py                  # 2000 and 20000 steps
-    PYTHONPATH=src python benchmarks/storage.py --steps 1000 20000
+    .venv/bin/python benchmarks/storage.py                  # 2000 and 20000 steps
+    .venv/bin/python benchmarks/storage.py --steps 1000 20000
 """
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 a device, e.g. a GPU: prints steps/s overall and after a warm-up (torch.compile's
 compilation, CUDA's start-up), and the time a paper-length run would take at the latter.
 
-    PYTHONPATH=src python benchmarks/train_device.py --device cuda --steps 3000
-    PYTHONPATH=src python benchmarks/train_device.py --device cuda --steps 3000 --bf16 --compile
+    .venv/bin/python benchmarks/train_device.py --device cuda --steps 3000
+    .venv/bin/python benchmarks/train_device.py --device cuda --steps 3000 --bf16 --compile
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a config will cost, before anything runs: the training jobs, the compute per
 device type (from steps/s measured by benchmarks/measure_rates.py, in
-benchmarks/rates.csv), and the storage it will write.
+src/icl_diversity/data/rates.csv), and the storage it will write.
 
     python -m icl_diversity.plan                       # config.yaml
     python -m icl_diversity.plan studies/paper.yaml
@@ -28,7 +28,7 @@ from .tasks import M_label
 from .train import LOSS_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
-RATES = ROOT / "benchmarks" / "rates.csv"
+RATES = Path(__file__).resolve().parent / "data" / "rates.csv"   # package data
 F32, F64, I64 = 4, 8, 8
 
 

@@ -6,7 +6,7 @@ plateau (the zero predictor) to Ridge, and the final T_True L/D against Ridge's.
 Used to choose the default study (config.yaml) so that no seed is stuck; run it on the
 machine type the default must hold on. Each line is printed as soon as its run ends.
 
-    PYTHONPATH=src python benchmarks/plateau_escape.py --batch 64 --steps 6000 --lr 3e-3 \
+    .venv/bin/python tools/plateau_escape.py --batch 64 --steps 6000 --lr 3e-3 \
         --M 256 inf --seeds 0 1 2 --jobs 2
 """
 from __future__ import annotations

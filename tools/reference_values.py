@@ -1,8 +1,8 @@
 """Reference values of the Bayesian baselines (D = 8, K = 16, sigma^2 = 0.25), against
 the noiseless targets w.x, to compare with the "Reference values" of the paper summary.
 
-    .venv/bin/python benchmarks/reference_values.py              # M = 2^6, 2^10, 2^14
-    .venv/bin/python benchmarks/reference_values.py --big 512    # adds M = 2^20 on 512 sequences
+    .venv/bin/python tools/reference_values.py              # M = 2^6, 2^10, 2^14
+    .venv/bin/python tools/reference_values.py --big 512    # adds M = 2^20 on 512 sequences
 
 Prints Ridge L/D on T_True (per position and averaged over the 16 positions) and
 Delta^{T_True}_{dMMSE,Ridge} = mean over sequences and positions of

@@ -15,7 +15,7 @@ run's crossing is measured, not where another seed's will be, so per-seed interv
 printed (and whether they overlap) but not required to overlap; the spread between
 seeds is what the all-seeds interval and the shared grid octave speak to.
 
-    .venv/bin/python benchmarks/check_study.py results/studies/default
+    .venv/bin/python tools/check_study.py results/studies/default
 """
 from __future__ import annotations
 
