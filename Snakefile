@@ -48,6 +48,13 @@ validate(config, "workflow/schemas/config.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
+# `--resources gpu=N` caps the GPUs of jobs running here; under a cluster executor each
+# submitted job is given its own (Slurm allocates GPUs per node), so the main Snakemake
+# does not count them across jobs.
+resource_scopes:
+    gpu="local",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/baselines.smk"
