@@ -4,14 +4,12 @@
 #   pools -> evaluation sets -> baselines (Ridge, dMMSE) -> pretraining per (setting, M)
 #         -> metrics tables -> thresholds -> figures -> report
 #   trained models -> Fig 5 (paths between pool tasks), mode connectivity -> figures
-import copy
 import os
 import sys
 import time
 
-import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, update_config, validate
+from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
@@ -22,22 +20,16 @@ os.environ.setdefault("ICL_INVOCATION_START", repr(time.time()))
 
 # A study (--configfile studies/NAME.yaml) holds only what differs from config.yaml and is
 # merged onto it (config.merge_study: mappings merge key by key; lists, values, and the
-# study's `sweeps` and `figures` replace the base's). `--config` values merge the same way.
+# study's `sweeps` and `figures` replace the base's). `--config` values (text, given the
+# schema's types) merge into the study key by key, or into config.yaml when there is none.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from icl_diversity import config as cfg  # noqa: E402
 
-# `--config` values arrive as text; give them the types the schema asks for. They merge
-# into the study key by key (Snakemake's merge), and with no study file into config.yaml.
-_base = yaml.safe_load(open(os.path.join(workflow.basedir, "config.yaml")))
-_study = dict(config)
-if not workflow.config_settings.configfiles:
-    _study, _overrides = copy.deepcopy(_base), _study
-    update_config(_study, _overrides)  # in place
-_study = cfg.coerce_overrides(_study)
-_study.setdefault("study", cfg.study_name(workflow.config_settings.configfiles))
+# Snakemake has already merged --config into the study file's values (config); with no
+# study file, config holds only the --config values
+_files = workflow.config_settings.configfiles
 try:
-    _source = " and ".join([str(f) for f in workflow.config_settings.configfiles] + ["--config"])
-    _merged = cfg.fill_defaults(cfg.merge_study(_base, _study, source=_source))
+    _merged = cfg.resolve_study(dict(config), _files, None if _files else dict(config))
 except cfg.ConfigError as e:
     raise WorkflowError(str(e))
 config.clear()
@@ -68,8 +60,8 @@ include: "workflow/rules/summary.smk"
 rule all:
     input:
         baseline_metrics=TABLES["baselines"],
-        pt_metrics=f"{OUT}/tables/pt_metrics.csv" if RUNS else [],
-        pt_curves=f"{OUT}/tables/pt_curves.csv" if RUNS else [],
+        pt_metrics=TABLES["pt_metrics"] if RUNS else [],
+        pt_curves=TABLES["pt_curves"] if RUNS else [],
         figures=FIGURE_FILES,
         effects=TABLES["effects"] if COMPARISONS else [],
         summary=f"{OUT}/summary.md" if RUNS else [],

@@ -542,17 +542,37 @@ def study_name(configfiles) -> str:
     return files[-1].stem
 
 
-def load_config(path=None, overrides: dict | None = None) -> dict:
-    """config.yaml with the study at `path` (if any) and `overrides` merged onto it,
-    named, with defaults filled in and checked: what the workflow runs with."""
+def _deep_update(config: dict, overrides: dict) -> dict:
+    """`overrides` merged into `config` key by key, in place (what Snakemake does with
+    `--config` over a config file)."""
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            _deep_update(config[key], value)
+        else:
+            config[key] = value
+    return config
+
+
+def resolve_study(study: dict, configfiles, overrides: dict | None = None,
+                  overrides_name: str = "--config") -> dict:
+    """The config a study runs with, before validation: `overrides` (the `--config`
+    values) merged into the study key by key (into config.yaml when there is no study
+    file), the study merged onto config.yaml (merge_study), named, defaults filled in.
+    The Snakefile and load_config both call this."""
     base = yaml.safe_load(BASE_CONFIG.read_text())
-    study = {}
-    if path is not None and Path(path).resolve() != BASE_CONFIG.resolve():
-        study = yaml.safe_load(Path(path).read_text()) or {}
-    config = merge_study(base, study, source=str(path))
-    config = merge_study(config, overrides or {}, source="overrides")
-    config.setdefault("study", study_name([path] if path else []))
-    return validate(config)
+    study = json.loads(json.dumps(study if configfiles else base))
+    study = coerce_overrides(_deep_update(study, overrides or {}))
+    study.setdefault("study", study_name(configfiles))
+    source = " and ".join(str(f) for f in configfiles or []) or overrides_name
+    return fill_defaults(merge_study(base, study, source=source))
+
+
+def load_config(path=None, overrides: dict | None = None) -> dict:
+    """config.yaml with the study at `path` (if any) and `overrides` merged as the
+    workflow merges them, named, with defaults filled in and checked."""
+    files = [path] if path is not None and Path(path).resolve() != BASE_CONFIG.resolve() else []
+    study = (yaml.safe_load(Path(path).read_text()) or {}) if files else {}
+    return validate(resolve_study(study, files, overrides, overrides_name="overrides"))
 
 
 def validate(config: dict) -> dict:
