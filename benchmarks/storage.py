@@ -67,7 +67,7 @@ def one_run(steps: int, model: list[int], batch: int) -> dict:
             baselines[f"{name}_dMMSE"] = dmmse_predict(data["xs"], data["ys"], pool, 0.25)
         setting = Setting("m", batch, steps, 0.0)
         curve, final, _ = run_tables(stored_predictions(result), sets, baselines, D, 0.8, M=M,
-                                     setting=setting.name, seed=0, **setting.__dict__)
+                                     setting=setting.name, seed=0, **setting.fields())
         write_csv(tmp / "curve.csv", curve)
         write_csv(tmp / "metrics.csv", final)
         save_npz(tmp / "sequence_deltas.npz", true_delta_ridge=np.zeros(N))

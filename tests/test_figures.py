@@ -26,6 +26,18 @@ def test_inf_sits_past_the_largest_finite_M():
     assert positions_M([2, 4, 8, 16, 32, np.inf, 2]) == [2, 8, 32, np.inf]
 
 
+def test_a_refined_grid_is_labelled_at_its_powers_of_two_and_drawn_at_every_M():
+    import matplotlib.pyplot as plt
+    from icl_diversity.figures import format_M_axis, pow2
+    assert (pow2(32), pow2(45), pow2(np.inf)) == ("$2^{5}$", "$45$", r"$\infty$")
+    fig, ax = plt.subplots()
+    format_M_axis(ax, [2, 8, 32, 39, 45, 128, np.inf])
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert list(ax.get_xticks()) == [1, 3, 5, 7, 9] and labels[:4] == ["$2^{1}$", "$2^{3}$", "$2^{5}$", "$2^{7}$"]
+    np.testing.assert_allclose(ax.get_xticks(minor=True), np.log2([39, 45]))
+    plt.close(fig)
+
+
 def test_git_state_names_the_checked_out_commit():
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True).stdout.strip()

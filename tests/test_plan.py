@@ -34,16 +34,18 @@ def test_rates_exact_scaled_by_batch_or_missing():
 def test_plan_of_the_default_counts_jobs_and_time():
     config = plan.load_config(ROOT / "config.yaml")
     text = plan.plan(config, RATES)
-    assert text.startswith(f"{len(cfg.all_runs(config))} training jobs")
-    # 8 runs at 6000 steps / 20 steps/s and 8 at 6000 / (20 * 64 / 128), each with its
+    # the sweep's 16 runs and the connectivity reference's M = inf run per setting
+    assert len(cfg.reference_runs(config)) == 2
+    assert text.startswith(f"{len(cfg.all_runs(config)) + 2} training jobs")
+    # 9 runs at 6000 steps / 20 steps/s and 9 at 6000 / (20 * 64 / 128), each with its
     # evaluations' forward passes at the FLOP/s of its training steps
     tiny, D, K = cfg.model_spec(config, "tiny"), 4, 16
 
     def job(batch, steps_per_s):
         flop_rate = steps_per_s * plan.step_flops(tiny, batch, D, K)
         return 6000 / steps_per_s + plan.evaluation_flops(config, tiny, 6000, D, K) / flop_rate
-    total = 8 * job(64, 20.0) + 8 * job(128, 10.0)
-    assert 8 * 300 + 8 * 600 < total < 1.2 * (8 * 300 + 8 * 600)
+    total = 9 * job(64, 20.0) + 9 * job(128, 10.0)
+    assert 9 * 300 + 9 * 600 < total < 1.2 * (9 * 300 + 9 * 600)
     assert "total (job time)" in text and f"{total / 3600:.1f} h" in text
     assert "unmeasured" in text                               # no cuda rates given
 
@@ -67,5 +69,7 @@ def test_the_command_runs_on_the_paper_study():
     out = subprocess.run([sys.executable, "-m", "icl_diversity.plan", "studies/paper.yaml"], cwd=ROOT,
                          capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}).stdout
-    runs = cfg.all_runs(plan.load_config(ROOT / "studies" / "paper.yaml"))
+    config = plan.load_config(ROOT / "studies" / "paper.yaml")
+    runs = cfg.all_runs(config) + cfg.reference_runs(config)
+    assert cfg.reference_runs(config)            # its connectivity group has one seed
     assert f"{len(runs)} training jobs" in out and "over 4 problems" in out and "total written" in out

@@ -26,7 +26,14 @@ SMOKE = ("--configfile", "studies/smoke.yaml", "--config", "outdir=out")
 # What the test cluster can hold (2 CPUs, a few GB): the profile's paper-sized memory and
 # threads are replaced by these; its runtimes and everything else are kept.
 TEST_MEM_MB = {"default": 200, "baselines": 400, "train": 500, "pt_metrics": 300}
+TEST_GROUP_MEM_MB = 1000       # what one group job may ask for (the profile's `resources`)
 TRAIN_RUN = ("nano-b8-s60-wd0", 0, 2)      # setting, seed, M
+# The profile's job groups (the rules' `group:`), each one Slurm job in the smoke study
+# (its group-components gather every part of a group); the rules never grouped run as
+# one Slurm job each.
+GROUPS = ("data", "metrics", "tables")
+UNGROUPED = ("train", "baselines", "interpolation_eval", "connectivity_to_inf", "connectivity_seeds",
+             "connectivity_reference")
 # what the train rule writes into a run's folder (pt_metrics writes the rest)
 TRAIN_OUTPUTS = ("model.pt", "predictions.npz", "train_loss.csv")
 
@@ -181,8 +188,12 @@ def profile_for_this_cluster(folder: Path) -> Path:
                     "slurm-init-seconds-before-status-checks": 5, "latency-wait": 5})
     profile["default-resources"]["mem_mb"] = TEST_MEM_MB["default"]
     for rule, resources in profile["set-resources"].items():
-        resources["mem_mb"] = TEST_MEM_MB[rule]
+        if "mem_mb" in resources:
+            resources["mem_mb"] = TEST_MEM_MB.get(rule, TEST_MEM_MB["default"])
     profile["set-threads"] = {rule: min(n, cpus) for rule, n in profile["set-threads"].items()}
+    # what one group job may ask for: at most the node's CPUs and part of its memory
+    profile["cores"] = min(profile["cores"], cpus)
+    profile["resources"] = [f"mem_mb={TEST_GROUP_MEM_MB}"]
     (folder / "config.yaml").write_text(yaml.safe_dump(profile))
     return folder
 
@@ -197,17 +208,27 @@ def slurm_jobs(env) -> list[dict]:
 @pytest.fixture(scope="module")
 def slurm_run(slurm_env, tmp_path_factory):
     """The smoke study run through the (test-sized) Slurm profile; returns the
-    workflow folder, the profile folder, the Slurm jobs it ran and its wall time."""
+    workflow folder, the profile folder, the Slurm jobs it ran, its wall time and the
+    main Snakemake's log."""
     wf = copy_workflow(tmp_path_factory.mktemp("slurm_workflow"))
     profile = profile_for_this_cluster(tmp_path_factory.mktemp("profile"))
     t0 = time.time()
     snakemake("--profile", str(profile), *SMOKE, cwd=wf, env=slurm_env)
-    return {"wf": wf, "profile": profile, "jobs": slurm_jobs(slurm_env), "seconds": time.time() - t0}
+    seconds = time.time() - t0
+    log = max((wf / ".snakemake" / "log").glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
+    return {"wf": wf, "profile": profile, "jobs": slurm_jobs(slurm_env), "seconds": seconds, "log": log}
 
 
 def rule_of(job: dict) -> str:
-    """The rule of a Slurm job, from the comment the plugin gives it (rule_NAME_wildcards_...)."""
+    """The rule of a Slurm job, from the comment the plugin gives it (rule_NAME_wildcards_...);
+    for a group job, the group and its rules (rule_GROUP_RULE1_RULE2...)."""
     return re.match(r"rule_(\w+?)(?:_wildcards_|$)", job["Comment"]).group(1)
+
+
+def group_of(job: dict) -> str | None:
+    """The group of a Slurm job that runs a group job, else None."""
+    name = rule_of(job)
+    return next((g for g in GROUPS if name.startswith(f"{g}_")), None)
 
 
 def files_under(folder: Path) -> set[str]:
@@ -215,7 +236,7 @@ def files_under(folder: Path) -> set[str]:
 
 
 def test_smoke_through_slurm_writes_what_a_local_run_writes(slurm_run, smoke_workflow):
-    print(f"smoke study through Slurm: {slurm_run['seconds']:.0f} s")
+    print(f"smoke study through Slurm: {slurm_run['seconds']:.0f} s, {len(slurm_run['jobs'])} Slurm jobs")
     # the whole outdir: the store and the study's folder
     local, through_slurm = smoke_workflow[1], slurm_run["wf"] / "out"
     # the same files (logs and benchmark records included): nothing missing, nothing
@@ -231,14 +252,35 @@ def test_smoke_through_slurm_writes_what_a_local_run_writes(slurm_run, smoke_wor
 
 
 def test_each_rule_got_the_profiles_cpus_memory_and_time(slurm_run):
-    jobs = [(rule_of(job), job) for job in slurm_run["jobs"]]
-    assert {"train", "baselines", "pt_metrics", "task_pool", "fig2"} <= {rule for rule, _ in jobs}, jobs
+    jobs = [(rule_of(job), job) for job in slurm_run["jobs"] if group_of(job) is None]
+    assert {"train", "baselines"} <= {rule for rule, _ in jobs} <= set(UNGROUPED), jobs
     for rule, job in jobs:
         mem = TEST_MEM_MB.get(rule, TEST_MEM_MB["default"])
         cpus = {"baselines": min(8, os.cpu_count())}.get(rule, 1)
-        limit = {"train": "1-00:00:00", "baselines": "04:00:00", "pt_metrics": "01:00:00"}.get(rule, "00:30:00")
+        limit = {"train": "1-00:00:00", "baselines": "04:00:00"}.get(rule, "00:30:00")
         assert (job["MinMemoryNode"], job["NumCPUs"], job["TimeLimit"]) == (f"{mem}M", str(cpus), limit), job
         assert job["JobState"] == "COMPLETED" and job.get("JOB_GRES") == "(null)", job
+
+
+def test_the_small_jobs_ran_as_one_slurm_job_per_group(slurm_run):
+    """Pools and sets, the runs' metrics, and the tables and figures: one Slurm job per
+    group (the smoke study's group-components gather each group whole), within the cores
+    and memory one group job may have; every training run still its own Slurm job."""
+    ran = {}      # rule -> jobs Snakemake ran, from its log
+    for rule in re.findall(r"^\s*(?:local)?rule (\w+):$", slurm_run["log"].read_text(), re.M):
+        ran[rule] = ran.get(rule, 0) + 1
+    groups = [job for job in slurm_run["jobs"] if group_of(job)]
+    assert sorted(group_of(job) for job in groups) == sorted(GROUPS), [rule_of(j) for j in groups]
+    for job in groups:
+        assert int(job["NumCPUs"]) <= min(8, os.cpu_count()), job
+        assert int(job["MinMemoryNode"].rstrip("M")) <= TEST_GROUP_MEM_MB, job
+        assert job["JobState"] == "COMPLETED" and job.get("JOB_GRES") == "(null)", job
+    ungrouped = [rule_of(job) for job in slurm_run["jobs"] if group_of(job) is None]
+    assert {rule: ungrouped.count(rule) for rule in set(ungrouped)} == \
+        {rule: n for rule, n in ran.items() if rule in UNGROUPED}
+    # every other job Snakemake ran was in a group job (and `all`, which runs in the main process)
+    assert sum(n for rule, n in ran.items() if rule not in UNGROUPED) > len(groups) + 1
+    assert len(slurm_run["jobs"]) == len(ungrouped) + len(GROUPS) < sum(ran.values()) - 1
 
 
 def test_a_diverging_training_job_fails_the_workflow_and_leaves_its_log(slurm_run, slurm_env):

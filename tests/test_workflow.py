@@ -80,7 +80,7 @@ def test_a_fresh_dry_run_plans_the_analyses(tmp_path):
     # of the batch group (2 x 2), and seed to seed per setting (the group has seeds 0, 1)
     want = {"interpolation_set": 2, "interpolation_eval": 2, "interpolation_table": 1,
             "fig5": 1, "connectivity_to_inf": 4, "connectivity_seeds": 2,
-            "connectivity_tables": 1, "connectivity": 1}
+            "connectivity_reference": 2, "connectivity_tables": 1, "connectivity": 1}
     assert {k: jobs.get(k) for k in want} == want, jobs
 
 
@@ -108,6 +108,16 @@ def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir, smoke_confi
     assert len(to_inf) == 2 * 2 * 2 and set(to_inf["M"]) == {2.0, 16.0}     # settings x seeds x M
     assert len(seeds) == 2 * 3 and set(seeds["M"]) == {2.0, 16.0, np.inf}   # settings x M
     assert (seeds["seed_a"] == 0).all() and (seeds["seed_b"] == 1).all()
+    # the reference, between independent inits: each seed's model at M to the other seed's
+    # M = inf model, and the two seeds' M = inf models (the group's own two seeds)
+    other, ref = b[b["pair"] == "M_vs_other_inf"], b[b["pair"] == "inf_vs_inf"]
+    assert len(other) == 2 * 2 * 2 and set(other["M"]) == {2.0, 16.0}    # settings x seeds x M
+    assert set(zip(other["seed_a"], other["seed_b"])) == {(0, 1), (1, 0)}
+    assert len(ref) == 2 and (ref["seed_a"] == 0).all() and (ref["seed_b"] == 1).all()
+    # the M = inf pair is the one the seed-to-seed job also computes: the same path
+    same = seeds[seeds["M"] == np.inf].set_index("setting")
+    for row in ref.itertuples():
+        assert row.barrier == pytest.approx(same.loc[row.setting, "barrier"], rel=1e-6, abs=1e-9)
     assert (b["barrier"] >= 0).all() and np.isfinite(b["barrier"]).all()
     # t = 0 is the model trained at M: its loss is the one training evaluated on T_True
     D = 3

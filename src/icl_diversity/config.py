@@ -7,7 +7,7 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -107,7 +107,10 @@ def baseline_settings(config: dict) -> dict:
 
 def train_settings(config: dict) -> dict:
     """What defines a training run beyond its problem, setting, seed and M. The other
-    train keys (threads, device, compile, checkpoint cadence, ...) are execution knobs."""
+    train keys (threads, device, compile, checkpoint cadence, ...) are execution knobs.
+    A learning-rate candidate trains at the lr its setting names, yet its key is its
+    study's, train.lr included (one key per study keeps one folder pattern for every
+    run): studies share candidate runs only when their train.lr agrees too."""
     t = config["train"]
     return {"lr": t["lr"], "eval_every": t["eval_every"], "bf16": t["bf16"],
             "curve_sequences": config["eval"]["curve_sequences"],
@@ -165,24 +168,43 @@ def metrics_dir(config: dict, run: str) -> str:
 @dataclass(frozen=True)
 class Setting:
     """One point of a sweep group, trained at every M of the group. `model` names an
-    entry of `models`, or one with its width / depth replaced (model_name)."""
+    entry of `models`, or one with its width / depth replaced (model_name). `lr`: the
+    peak learning rate of a learning-rate candidate (a group's `lr` list), None for a
+    run at `train.lr`; only a candidate's name carries it, so every other name is the
+    same as before the learning rate was an axis."""
     model: str
     batch_size: int
     steps: int
     weight_decay: float
+    lr: float | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.model}-b{self.batch_size}-s{self.steps}-wd{self.weight_decay:g}"
+        lr = "" if self.lr is None else f"-lr{self.lr:g}"
+        return f"{self.model}-b{self.batch_size}-s{self.steps}-wd{self.weight_decay:g}{lr}"
+
+    @property
+    def configuration(self) -> "Setting":
+        """The setting without its learning rate: what the learning rate is chosen for
+        (lr_choice.py), one choice per configuration and problem."""
+        return replace(self, lr=None)
+
+    def fields(self) -> dict:
+        """The setting's fields as its runs' table rows and rule params carry them: `lr`
+        only for a learning-rate candidate (a run at train.lr has the fields it always had)."""
+        out = {"model": self.model, "batch_size": self.batch_size, "steps": self.steps,
+               "weight_decay": self.weight_decay}
+        return out if self.lr is None else dict(out, lr=self.lr)
 
     @classmethod
     def parse(cls, name: str) -> "Setting":
         # the decay may hold a '-' of its own (1e-05); the model name holds none
-        m = re.fullmatch(r"([^-]+)-b(\d+)-s(\d+)-wd([0-9.e+-]+)", name)
+        m = re.fullmatch(r"([^-]+)-b(\d+)-s(\d+)-wd([0-9.e+-]+?)(?:-lr([0-9.e+-]+))?", name)
         try:
-            return cls(m[1], int(m[2]), int(m[3]), float(m[4]))
+            return cls(m[1], int(m[2]), int(m[3]), float(m[4]), None if m[5] is None else float(m[5]))
         except (TypeError, ValueError):
-            raise ConfigError(f"not a setting name: {name!r} (expected MODEL-bBATCH-sSTEPS-wdDECAY)")
+            raise ConfigError(f"not a setting name: {name!r} (expected MODEL-bBATCH-sSTEPS-wdDECAY, "
+                              "and -lrLR for a learning-rate candidate)")
 
 
 def model_name(config: dict, model: str, n_embd=None, n_layer=None) -> str:
@@ -215,13 +237,49 @@ def model_spec(config: dict, name: str) -> dict:
     return dict(sorted(spec.items()))
 
 
-def sweep_settings(config: dict, group: str) -> list[Setting]:
+def _configurations(config: dict, group: str) -> list[Setting]:
+    """The product of a group's axes, without learning rates."""
     sweep = config["sweeps"][group]
     models = [model_name(config, m, w, d) for m in sweep["model"]
               for w in sweep.get("n_embd", [None]) for d in sweep.get("n_layer", [None])]
     return [Setting(m, b, s, float(wd)) for m, b, s, wd in itertools.product(
         list(dict.fromkeys(models)), sweep["batch_size"], sweep["steps"],
         sweep.get("weight_decay", [0.0]))]
+
+
+def tuned_lrs(config: dict) -> dict[str, tuple[float, ...]]:
+    """Configuration name -> its learning-rate candidates (increasing), for every
+    configuration of a group with an `lr` list. The learning rate belongs to the
+    configuration: one that a group tunes is tuned in every group that trains it (one
+    learning rate per configuration in a study), so two groups must give it the same
+    candidates."""
+    tuned, source = {}, {}
+    for group, sweep in config["sweeps"].items():
+        if "lr" not in sweep:
+            continue
+        lrs = tuple(sorted({float(x) for x in sweep["lr"]}))
+        for s in _configurations(config, group):
+            if tuned.setdefault(s.name, lrs) != lrs:
+                raise ConfigError(f"sweeps.{group}.lr: configuration {s.name} is also tuned by "
+                                  f"sweeps.{source[s.name]}.lr, with other candidates "
+                                  f"({list(tuned[s.name])}); give both groups the same list")
+            source.setdefault(s.name, group)
+    return tuned
+
+
+def sweep_settings(config: dict, group: str) -> list[Setting]:
+    """The group's settings: the product of its axes, each configuration that a group
+    tunes (tuned_lrs) once per learning-rate candidate."""
+    tuned = tuned_lrs(config)
+    return [replace(s, lr=lr) if lr is not None else s for s in _configurations(config, group)
+            for lr in tuned.get(s.name, (None,))]
+
+
+def group_configurations(config: dict, group: str) -> list[str]:
+    """The names of the group's configurations (its settings without learning rates):
+    what its thresholds and figures show, each tuned one by its chosen learning rate's
+    runs (lr_choice.keep_chosen). The group's setting names when it tunes nothing."""
+    return list(dict.fromkeys(s.configuration.name for s in sweep_settings(config, group)))
 
 
 def all_settings(config: dict) -> list[Setting]:
@@ -238,8 +296,51 @@ def sweep_seeds(config: dict, group: str) -> list[int]:
 
 
 def sweep_M_labels(config: dict, group: str) -> list[str]:
-    """The group's own M grid (`M` in the group), else the config's."""
-    return [M_label(M) for M in config["sweeps"][group].get("M", config["M"])]
+    """The group's own M grid (`M` in the group; a refined group's coarse grid), else the
+    config's. A refined group adds M after each round (refine.py, the refine rule)."""
+    sweep = config["sweeps"][group]
+    grid = sweep["refine"]["coarse"] if "refine" in sweep else sweep.get("M", config["M"])
+    return [M_label(M) for M in grid]
+
+
+def sweep_refine(config: dict, group: str) -> dict | None:
+    """A group's `refine` block (coarse, rounds, width, points), or None for a fixed grid."""
+    refine = config["sweeps"][group].get("refine")
+    return None if refine is None else dict({"points": 2}, **refine)
+
+
+def refine_pairs(config: dict, group: str) -> list[tuple[str, Setting, Setting]]:
+    """The curve pairs a refined group refines, each on its own M: (problem name, the
+    setting with the smaller and the one with the larger value of `vary`) for every
+    problem of the group and combination of its other axes."""
+    vary = config["sweeps"][group]["vary"]
+    fixed = [a for a in ("model", "batch_size", "steps", "weight_decay") if a != vary]
+    combos = {}
+    for s in sweep_settings(config, group):
+        combos.setdefault(tuple(getattr(s, a) for a in fixed), []).append(s)
+    pairs = [sorted(members, key=lambda s: getattr(s, vary)) for members in combos.values()]
+    return [(p.name, small, large) for p in sweep_problems(config, group) for small, large in pairs]
+
+
+def refine_runs_at_most(config: dict, group: str | None = None) -> list[tuple[str, str, int, str]]:
+    """The runs refinement can add at most (the plan's worst case), as all_runs lists
+    runs: per curve pair of each refined group, `rounds` x `points` new M for both
+    settings and every seed. Which M is known only once the rounds run; these stand in
+    for them as the largest integers below the coarse grid's largest finite M (none
+    trained already), where a baseline costs the most; there are fewer when the coarse
+    grid holds fewer untrained integers, as there would be for the refinement. `group`:
+    that group's only."""
+    runs = []
+    for group in [group] if group else config["sweeps"]:
+        spec = sweep_refine(config, group)
+        if spec is None:
+            continue
+        coarse = [int(M) for M in sweep_M_labels(config, group) if M != "inf"]
+        free = [m for m in range(max(coarse) - 1, min(coarse), -1) if m not in coarse]
+        Ms = [str(m) for m in free[:spec["rounds"] * spec["points"]]]
+        runs += [(p, s.name, seed, M) for p, small, large in refine_pairs(config, group)
+                 for s in (small, large) for seed in sweep_seeds(config, group) for M in Ms]
+    return runs
 
 
 def all_runs(config: dict) -> list[tuple[str, str, int, str]]:
@@ -252,6 +353,37 @@ def all_runs(config: dict) -> list[tuple[str, str, int, str]]:
                 sweep_seeds(config, group), sweep_M_labels(config, group)):
             runs.setdefault((p.name, s.name, seed, M), None)
     return list(runs)
+
+
+def connectivity_seeds(config: dict) -> tuple[list[int], list[int]]:
+    """The mode-connectivity reference's seeds: (the connectivity group's own seeds, the
+    seeds whose M = inf models form the reference). The reference joins M = inf models of
+    independently initialised seeds, so a group with one seed adds one M = inf run at
+    `analysis.connectivity.reference_seed` (default: its seed + 1); a group with several
+    uses its own. ([], []) when the study draws no connectivity figure."""
+    group = (config.get("figures") or {}).get("connectivity")
+    if group not in config["sweeps"]:
+        return [], []
+    seeds = sweep_seeds(config, group)
+    if len(seeds) > 1:
+        return seeds, seeds
+    extra = ((config.get("analysis") or {}).get("connectivity") or {}).get("reference_seed")
+    extra = seeds[0] + 1 if extra is None else int(extra)
+    if extra in seeds:
+        raise ConfigError(f"analysis.connectivity.reference_seed ({extra}) is the seed of sweep "
+                          f"group {group!r}: the reference needs a second, independent seed")
+    return seeds, seeds + [extra]
+
+
+def reference_runs(config: dict) -> list[tuple[str, str, int, str]]:
+    """The runs the connectivity reference trains beyond the sweep (all_runs): M = inf at
+    the reference seed, for each setting of the connectivity group. Not in any threshold
+    or table of runs: only the connectivity analysis reads them."""
+    own, ref = connectivity_seeds(config)
+    group = (config.get("figures") or {}).get("connectivity")
+    return [(main_problem(config).name, s.name, seed, "inf")
+            for s in (sweep_settings(config, group) if ref else [])
+            for seed in ref if seed not in own]
 
 
 def problem_M_labels(config: dict, name: str) -> list[str]:
@@ -305,7 +437,10 @@ def check(config: dict) -> None:
             if model not in config["models"]:
                 raise ConfigError(f"sweeps.{group}.model: unknown model {model!r}; "
                                   f"defined in models: {sorted(config['models'])}")
+    _check_lr(config)       # before anything expands the groups into settings
+    for group, sweep in config["sweeps"].items():
         _check_group_axes(config, group, sweep)
+        _check_refine(config, group, sweep)
     for fig, groups in (config.get("figures") or {}).items():
         for group in figure_groups(groups):
             if group not in config["sweeps"]:
@@ -354,11 +489,14 @@ def check_analysis(config: dict) -> None:
         if group in config["sweeps"] and (sweep_problems(config, group) != [main_problem(config)]
                                           or sweep_M_labels(config, group) != M_labels(config)):
             raise ConfigError(f"figures.{fig}: sweep group {group!r} must use the top-level "
-                              "problem and M grid (the analyses read its pools and runs)")
+                              "problem and M grid (the analyses read its pools and runs"
+                              + ("; a refined group's grid is its refine.coarse)" if
+                                 "refine" in config["sweeps"][group] else ")"))
     if "connectivity" in figures:
         if "inf" not in {M_label(M) for M in config["M"]}:
             raise ConfigError("figures.connectivity needs inf in M: each model is joined to "
                               "the M = inf model of its setting and seed")
+        connectivity_seeds(config)       # raises on a reference seed that is no second seed
         n = (analysis.get("connectivity") or {}).get("n_sequences")   # filled by the schema
         if n is not None and n > config["eval"]["n_sequences"]:
             raise ConfigError(f"analysis.connectivity.n_sequences ({n}) exceeds "
@@ -407,6 +545,44 @@ def figure_groups(value) -> list[str]:
     return list(value.values()) if isinstance(value, dict) else list(value)
 
 
+# Figures whose analyses load one model per setting of their group (analysis.smk): their
+# groups may not hold learning-rate candidates, whose choice is made only after training.
+ONE_MODEL_FIGURES = ("fig5", "connectivity")
+
+
+def _check_lr(config: dict) -> None:
+    """Each group's `lr` list: positive, no value twice, each written in a setting's name
+    without loss (6 significant digits), one list per configuration (tuned_lrs); and no
+    candidates in a group whose models the analyses load."""
+    for group, sweep in config["sweeps"].items():
+        lrs = sweep.get("lr", [])
+        for lr in lrs:
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+                raise ConfigError(f"sweeps.{group}.lr: {lr!r} is not a positive learning rate")
+            if float(f"{lr:g}") != lr:
+                raise ConfigError(f"sweeps.{group}.lr: {lr!r} has more than 6 significant digits; "
+                                  "a run's name holds its learning rate with 6 (e.g. 3.0e-4)")
+        if len({float(x) for x in lrs}) != len(lrs):
+            raise ConfigError(f"sweeps.{group}.lr: {lrs} lists a learning rate twice")
+    tuned = tuned_lrs(config)
+    for group, sweep in config["sweeps"].items():
+        held = [s.name for s in _configurations(config, group) if s.name in tuned]
+        if "refine" in sweep and held:
+            raise ConfigError(f"sweeps.{group}.refine: the group trains {held[0]} at several learning "
+                              "rates, one of which is chosen only after training; refine a group "
+                              "without learning-rate candidates")
+    figures = config.get("figures") or {}
+    for fig in ONE_MODEL_FIGURES:
+        group = figures.get(fig)
+        if group not in config["sweeps"]:
+            continue
+        candidates = [s.name for s in _configurations(config, group) if s.name in tuned]
+        if candidates:
+            raise ConfigError(f"figures.{fig}: sweep group {group!r} trains {candidates[0]}, which "
+                              "a group's lr list tunes; the analyses load one model per setting, so "
+                              "draw this figure from a group without learning-rate candidates")
+
+
 def _check_group_axes(config: dict, group: str, sweep: dict) -> None:
     """A group's problem and model axes: K and the noise each given or tied to D, not
     both; K an integer >= 2; a finite M; widths the heads divide; a derived model name
@@ -432,6 +608,28 @@ def _check_group_axes(config: dict, group: str, sweep: dict) -> None:
                 derived != config["models"][s.model]:
             raise ConfigError(f"{key}: the width/depth axes make model {s.model!r}, which "
                               "`models` defines differently; rename that entry")
+
+
+def _check_refine(config: dict, group: str, sweep: dict) -> None:
+    """A refined group: its coarse grid replaces `M`; its threshold is the crossing of two
+    curves, so its vary axis has exactly two values; a crossing needs two finite M."""
+    if "refine" not in sweep:
+        return
+    key = f"sweeps.{group}"
+    if "M" in sweep:
+        raise ConfigError(f"{key}: give M (a fixed grid) or refine.coarse (the grid refinement "
+                          "starts from), not both")
+    if "lr" in sweep:
+        raise ConfigError(f"{key}: refine and lr (learning-rate candidates) cannot be combined: "
+                          "refine adds M for the settings whose curves cross")
+    vary = sweep["vary"]
+    if len(sweep[vary]) != 2:
+        raise ConfigError(f"{key}.refine: the group varies {vary} over {sweep[vary]}; refinement "
+                          f"needs exactly two values of {vary} (the two curves whose crossing it refines)")
+    finite = [M for M in sweep["refine"]["coarse"] if M_label(M) != "inf"]
+    if len(finite) < 2:
+        raise ConfigError(f"{key}.refine.coarse: needs at least two finite M (a crossing lies "
+                          f"between two), got {sweep['refine']['coarse']}")
 
 
 def _coerce(value, schema: dict, defs: dict):

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import provenance  # noqa: E402
+from .connectivity import reference_band  # noqa: E402
 from .io import atomic_path  # noqa: E402
 from .threshold import power_law_fit, step_of_minimum  # noqa: E402
 
@@ -93,7 +94,10 @@ def setting_colors(settings) -> dict[str, tuple]:
 
 def pow2(M: float) -> str:
     """M as a mathtext label: $2^{k}$, or $\\infty$."""
-    return r"$\infty$" if np.isinf(M) else rf"$2^{{{np.log2(M):g}}}$"
+    if np.isinf(M):
+        return r"$\infty$"
+    # an M between powers of two (a refined grid's) as the integer it is
+    return rf"$2^{{{np.log2(M):g}}}$" if float(np.log2(M)).is_integer() else f"${M:g}$"
 
 
 def M_positions(M, M_grid) -> np.ndarray:
@@ -104,10 +108,16 @@ def M_positions(M, M_grid) -> np.ndarray:
 
 
 def format_M_axis(ax, M_grid) -> None:
-    """Ticks 2^k at the grid's finite M (thinned to <= 8), an inf tick, and a break."""
+    """Ticks 2^k at the grid's finite M that are powers of two (thinned to <= 8; every
+    octave of the grid's range when it holds fewer than two), unlabelled minor ticks at
+    the others (a refined grid's), an inf tick, and a break."""
     M_grid = np.unique(np.asarray(M_grid, dtype=float))
     finite = M_grid[np.isfinite(M_grid)]
-    ticks = list(np.log2(finite)[:: max(1, int(np.ceil(len(finite) / 8)))])
+    octaves = np.log2(finite)[np.log2(finite) == np.round(np.log2(finite))]
+    if len(octaves) < 2:
+        octaves = np.arange(np.floor(np.log2(finite.min())), np.ceil(np.log2(finite.max())) + 1)
+    ticks = list(octaves[:: max(1, int(np.ceil(len(octaves) / 8)))])
+    ax.set_xticks(sorted(set(np.log2(finite)) - set(ticks)), minor=True)
     labels = [pow2(2.0 ** t) for t in ticks]
     if np.isinf(M_grid).any():
         x_inf = M_positions([np.inf], M_grid)[0]
@@ -488,8 +498,10 @@ def fig_connectivity(paths: pd.DataFrame, barriers: pd.DataFrame, thresholds: pd
     """Linear mode connectivity. One panel per setting: L/D on T_True (noisy y) along
     the straight line in weight space from the model trained at M (t = 0) to the one
     trained at M = inf (t = 1), same seed, one curve per M (mean over seeds). Right
-    panel: the barrier vs M, for those paths and, when the group has two seeds or more,
-    between seeds at the same M; the group's threshold shaded as in Fig 2."""
+    panel: the barrier vs M, for those paths, from each model to the M = inf model of
+    another seed, and, when the group has two seeds or more, between seeds at the same M;
+    the reference (two M = inf models of different seeds) as a grey band; the group's
+    threshold shaded as in Fig 2."""
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
     key = ["pair", "setting", "M", "M_b", "seed_a", "seed_b"]
     paths = paths.merge(barriers[key + ["stuck"]], on=key, how="left")
@@ -522,11 +534,19 @@ def fig_connectivity(paths: pd.DataFrame, barriers: pd.DataFrame, thresholds: pd
     M_grid = rows["M"].unique()
     for s in settings:
         plot_vs_M(ax, select(rows, setting=s.name, pair="M_vs_inf"), M_grid,
-                  f"{labels[s.name]}: M to $M=\\infty$", color=colors[s.name])
+                  f"{labels[s.name]}: M to $M=\\infty$, same seed", color=colors[s.name])
         seeds = select(rows, setting=s.name, pair="seeds")
         if len(seeds):
             plot_vs_M(ax, seeds, M_grid, f"{labels[s.name]}: seed to seed", color=colors[s.name],
                       ls="--", marker="^")
+        other = select(rows, setting=s.name, pair="M_vs_other_inf")
+        if len(other):
+            plot_vs_M(ax, other, M_grid, f"{labels[s.name]}: M to another seed's $M=\\infty$",
+                      color=colors[s.name], ls=":", marker="s")
+        band = reference_band(barriers, s.name)
+        if band is not None:  # the paper's reference: two M = inf models (independent inits)
+            ax.axhspan(*band, color=colors[s.name], alpha=0.15, lw=0,
+                       label=f"{labels[s.name]}: two $M=\\infty$ models ($\\pm$1.96 se)")
     format_M_axis(ax, M_grid)
     shade_past_thresholds(ax, thresholds)
     ax.set_ylim(bottom=0)     # 0 is a linearly connected pair: the scale starts there

@@ -140,6 +140,8 @@ def load_pretrained(path, map_location="cpu") -> ICLTransformer:
     """
     from .checkpoint import load_checkpoint
     ckpt = load_checkpoint(path, map_location=map_location)
+    if "diverged" in ckpt:        # a learning-rate candidate that diverged (train.diverged_outputs)
+        raise ValueError(f"{path} holds no trained weights: {ckpt['diverged']}")
     model = ICLTransformer(ModelConfig(**ckpt["model_config"]))
     try:
         model.load_state_dict(ckpt["model"])

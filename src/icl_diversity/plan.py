@@ -11,7 +11,12 @@ model, the tables); CSV row widths are measured by formatting rows of this confi
 Compute counts training (forward, backward, Adam at the measured rate) and each run's
 evaluations (forward passes at the same FLOP/s); a model never measured on a device gets
 the rate its FLOPs per step give at the FLOP/s of the nearest measured model, marked as
-estimated. The baselines and figures come on top.
+estimated. The baselines (dMMSE over every pool, smoothed dMMSE's tuning, the
+Laplace-prior Bayes estimator) are counted on the CPU from the CPU seconds per unit of
+work in src/icl_diversity/data/baseline_rates.csv (benchmarks/measure_rates.py
+--baselines). A device without any measured rate (on this project's machines: CUDA) gets
+no hours: the plan prints the training and evaluation FLOPs instead, to divide by that
+device's measured rate.
 """
 from __future__ import annotations
 
@@ -29,6 +34,11 @@ from .train import LOSS_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 RATES = Path(__file__).resolve().parent / "data" / "rates.csv"   # package data
+BASELINE_RATES = RATES.with_name("baseline_rates.csv")           # package data
+MEASURE = "benchmarks/measure_rates.py"                           # what writes both
+# Gibbs sweeps the Laplace-prior Bayes estimator discards before averaging
+# (workflow/scripts/laplace_bayes.py's BURN_IN; tests/test_plan_baselines.py checks they agree)
+LAPLACE_BURN_IN = 200
 F32, F64, I64 = 4, 8, 8
 
 
@@ -72,7 +82,7 @@ def csv_row_bytes(config: dict, setting, problem=None) -> dict[str, float]:
           **{f"{n}_curve": rng.standard_normal((2, S, K)) for n in sets},
           **{n: rng.standard_normal((S, K)) for n in sets}}
     _, final, _ = run_tables(pt, sets, base, D, 0.5, M=float(2 ** 10), setting=setting.name, seed=0,
-                             **setting.__dict__)
+                             **setting.fields())
     loss = pd.DataFrame(loss_table(rng.random(setting.steps).astype(np.float32), config["train"]["lr"]))
     return {"metrics": len(final.to_csv(index=False)) / len(final),
             "loss": len(loss.to_csv(index=False)) / len(loss)}
@@ -203,6 +213,121 @@ def evaluation_flops(config: dict, model: dict, steps: int, D: int, K: int) -> f
     return forward_flops(model, D, K) * 2 * (E * S + N)
 
 
+def run_flops(config: dict, model: dict, steps: int, batch: int, D: int, K: int) -> float:
+    """Matrix-multiply FLOPs of one run: its training steps and its evaluations."""
+    return steps * step_flops(model, batch, D, K) + evaluation_flops(config, model, steps, D, K)
+
+
+# ---- the baselines (CPU only: the workflow computes them on the CPU)
+
+# How a baseline's work per unit grows with D, for a D it was never measured at: dMMSE
+# weighs each pool task with a D-long dot product per position (and smoothed dMMSE the
+# same, on transformed inputs); a Gibbs sweep factorises a D x D matrix per chain.
+D_POWER = {"dmmse_true": 1, "dmmse_pretrain": 1, "smoothed_tuning": 1, "laplace_gibbs": 3}
+
+
+@dataclass
+class BaselineRate:
+    seconds_per_unit: float
+    note: str        # "" measured as is; else how it was derived
+
+
+def load_baseline_rates(path=BASELINE_RATES):
+    """The baselines' measured rates (benchmarks/measure_rates.py --baselines); an empty
+    table when the file does not exist. A file the plan cannot use is refused, naming it
+    and what is wrong."""
+    import pandas as pd
+    columns = ["estimator", "D", "K", "noise_var", "M", "n", "seconds_per_unit", "unit", "threads",
+               "measured_on", "date", "method"]
+    if not Path(path).exists():
+        return pd.DataFrame(columns=columns)
+    rates = pd.read_csv(path, dtype={"M": str})
+    missing = [c for c in ("estimator", "D", "M", "seconds_per_unit", "measured_on") if c not in rates.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} (written by {MEASURE} --baselines)")
+    unknown = sorted(set(rates["estimator"]) - set(D_POWER))
+    if unknown:
+        raise ValueError(f"{path}: unknown estimator {', '.join(map(str, unknown))} (known: {', '.join(D_POWER)})")
+    values = pd.to_numeric(rates["seconds_per_unit"], errors="coerce")
+    bad = rates[~(np.isfinite(values) & (values > 0))]
+    if len(bad):
+        raise ValueError(f"{path}: seconds_per_unit must be a positive number, got "
+                         f"{bad['seconds_per_unit'].iloc[0]!r} ({bad['estimator'].iloc[0]}, D = {bad['D'].iloc[0]})")
+    return rates.assign(seconds_per_unit=values)
+
+
+def baseline_rate(rates, estimator: str, D: int, M=None) -> BaselineRate | None:
+    """CPU seconds per unit of `estimator`'s work at (D, M): the row measured at D and the
+    M nearest to M (log scale; M = None: the largest measured); a D never measured takes
+    the nearest measured D's, scaled by (D / D')^D_POWER and marked as estimated; None
+    when the estimator was never measured."""
+    rows = rates[rates["estimator"] == estimator]
+    if rows.empty:
+        return None
+    Ds = rows["D"].astype(int).to_numpy()
+    near_D = int(Ds[np.argmin(np.abs(np.log(Ds / D)))])
+    rows = rows[Ds == near_D]
+    Ms = rows["M"].astype(float).to_numpy()
+    finite = np.isfinite(Ms)
+    if M is None or not finite.any():
+        i = int(np.argmax(Ms))
+    else:
+        i = int(np.argmin(np.where(finite, np.abs(np.log(np.where(finite, Ms, 1.0) / float(M))), np.inf)))
+    row = rows.iloc[i]
+    rate = float(row["seconds_per_unit"])
+    if near_D != D:
+        power = D_POWER[estimator]
+        return BaselineRate(rate * (D / near_D) ** power,
+                            f"estimated from D = {near_D}, scaled by (D / {near_D})^{power}")
+    exact = M is None or not finite.any() or float(M) == Ms[i]
+    return BaselineRate(rate, "" if exact else f"at M = {row['M']}")
+
+
+def baseline_work(config: dict, problem, M_labels) -> list[tuple[str, str, float]]:
+    """The units of work of one problem's baselines: (estimator, M, units). At each finite
+    M: dMMSE on both evaluation sets, and smoothed dMMSE over the smoothing grid on the
+    tuning set and then at the chosen s^2 on both evaluation sets (counted at the tuning's
+    rate), per (sequence, position that weighs the pool, pool task); for a Laplace-prior
+    problem, its Bayes estimator's Gibbs sweeps (burn-in included) per (sequence,
+    position). Ridge (M = inf, and beside every dMMSE) is a D x D solve per (sequence,
+    position): not counted."""
+    ev, pb = config["eval"], _problem(config, problem)
+    N, K = ev["n_sequences"], pb["K"]
+    smoothed = ev["n_tuning"] * len(ev["smoothing_grid"]) + 2 * N
+    work = []
+    for M in M_labels:
+        if M == "inf":
+            continue
+        weighed = (K - 1) * int(M)
+        work += [("dmmse_true", M, N * weighed), ("dmmse_pretrain", M, N * weighed),
+                 ("smoothed_tuning", M, smoothed * weighed)]
+    if pb.get("prior") == "laplace":
+        work.append(("laplace_gibbs", "inf", N * K * (LAPLACE_BURN_IN + ev["laplace_sweeps"])))
+    return work
+
+
+def baseline_seconds(config: dict, problem, M_labels, rates) -> tuple[dict, dict]:
+    """CPU seconds of one problem's baselines by kind ({"dMMSE", "smoothed dMMSE",
+    "Laplace Bayes"}: seconds, None where a rate is missing), and the notes of the rates
+    that were not measured as they are used."""
+    kinds = {"dmmse_true": "dMMSE", "dmmse_pretrain": "dMMSE", "smoothed_tuning": "smoothed dMMSE",
+             "laplace_gibbs": "Laplace Bayes"}
+    seconds, notes = {}, {}
+    D = _problem(config, problem)["D"]
+    for estimator, M, units in baseline_work(config, problem, M_labels):
+        kind = kinds[estimator]
+        r = baseline_rate(rates, estimator, D, None if M == "inf" else M)
+        if r is None:
+            seconds[kind] = None
+            continue
+        if kind in seconds and seconds[kind] is None:
+            continue
+        seconds[kind] = seconds.get(kind, 0.0) + units * r.seconds_per_unit
+        if r.note:
+            notes.setdefault(f"{estimator} D={D}", set()).add(r.note)
+    return seconds, notes
+
+
 def shown(path) -> str:
     """A path relative to the repository when inside it."""
     path = Path(path).resolve()
@@ -220,8 +345,37 @@ def human_hours(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
-def plan(config: dict, rates, rates_path=RATES) -> str:
-    runs = cfg.all_runs(config)                      # (problem, setting, seed, M)
+def refine_lines(config: dict) -> list[str]:
+    """Per refined group: the most its refinement trains (the coarse grid plus every
+    round's points, which the job counts below include) and what the top-level M grid
+    would train instead."""
+    lines = []
+    for group in config["sweeps"]:
+        spec = cfg.sweep_refine(config, group)
+        if spec is None:
+            continue
+        pairs = len(cfg.refine_pairs(config, group))
+        per_M = 2 * len(cfg.sweep_seeds(config, group))         # both curves, every seed
+        coarse = pairs * per_M * len(cfg.sweep_M_labels(config, group))
+        added = len(cfg.refine_runs_at_most(config, group))
+        fixed = pairs * per_M * len(config["M"])
+        most = coarse + added
+        lines.append(f"  refined group {group}: at most {most} runs (coarse grid {coarse}, then "
+                     f"{spec['rounds']} rounds x {spec['points']} M x {pairs} curve pair(s) x {per_M} "
+                     f"runs: {added})" + (f"; on the top-level grid of {len(config['M'])} M it would "
+                                          f"train {fixed}, {fixed - most} more" if fixed > most else ""))
+    return lines
+
+
+def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_rates_path=BASELINE_RATES,
+         study: str = "this study") -> str:
+    """The plan's text: jobs, compute (training with its evaluations per device, the
+    baselines on the CPU, and the totals), storage."""
+    if baseline_rates is None:
+        baseline_rates = load_baseline_rates(baseline_rates_path)
+    # (problem, setting, seed, M): the sweep's runs and the connectivity reference's, and
+    # the most a refined group's rounds can add (config.refine_runs_at_most)
+    runs = cfg.all_runs(config) + cfg.reference_runs(config) + cfg.refine_runs_at_most(config)
     problems = cfg.all_problems(config)
     settings = {s.name: s for s in cfg.all_settings(config)}
     # one line per (problem, setting) that has runs, in the order runs are listed
@@ -229,20 +383,25 @@ def plan(config: dict, rates, rates_path=RATES) -> str:
     devices = sorted(set(rates["device"]) | {"cpu", "cuda"})
     n_problems = len({p for p, _ in pairs})
     lines = [f"{len(runs)} training jobs ({len(settings)} settings x seeds x values of M"
-             + (f", over {n_problems} problems" if n_problems > 1 else "") + ")", ""]
+             + (f", over {n_problems} problems" if n_problems > 1 else "") + ")"]
+    lines += refine_lines(config) + [""]
 
     def label(p, s):
         return s if n_problems == 1 else f"{s} [{p}]"
     width = max([28] + [len(label(p, s)) + 1 for p, s in pairs])
-    header = f"{'setting':{width}s} {'jobs':>5s}  " + "  ".join(f"{d + ' per job':>16s}" for d in devices)
+    header = (f"{'setting':{width}s} {'jobs':>5s}  " + "  ".join(f"{d + ' per job':>16s}" for d in devices)
+              + f"  {'FLOPs per job':>14s}")
     lines += ["compute (training steps and the run's evaluations, at the measured steps/s; one job "
               "at a time per device):", header]
     totals = dict.fromkeys(devices, 0.0)
     unmeasured, notes = set(), {}
+    flops = 0.0
     for p, name in pairs:
         s, pb = settings[name], problems[p]
         model = cfg.model_spec(config, s.model)
         jobs = sum(1 for r in runs if r[:2] == (p, name))
+        job_flops = run_flops(config, model, s.steps, s.batch_size, pb.D, pb.K)
+        flops += jobs * job_flops
         cells = []
         for d in devices:
             r = estimated_rate(rates, d, model, s.batch_size, pb.D, pb.K)
@@ -258,18 +417,79 @@ def plan(config: dict, rates, rates_path=RATES) -> str:
             if r.note:
                 notes[f"{d} {s.model} b{s.batch_size}"] = r.note
             cells.append(f"{human_hours(per_job) + mark:>16s}")
-        lines.append(f"{label(p, name):{width}s} {jobs:5d}  " + "  ".join(cells))
+        lines.append(f"{label(p, name):{width}s} {jobs:5d}  " + "  ".join(cells) + f"  {job_flops:14.3g}")
     lines.append(f"{'total (job time)':{width}s} {len(runs):5d}  " + "  ".join(
-        f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices))
+        f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices)
+        + f"  {flops:14.3g}")
     lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)"]
     estimated = [f"      {k}: {v}" for k, v in notes.items() if v.startswith("estimated")]
     if estimated:
         lines += ["  ≈ rate estimated from another model's measured FLOP/s on the device "
                   "(training FLOPs per step):"] + estimated
-    lines += ["  not counted: pools, evaluation sets, baselines, tables and figures",
+    lines += ["  FLOPs: matrix-multiply FLOPs of the training steps (forward and backward) and of "
+              "the evaluations (forward)",
               f"  rates: {shown(rates_path)} (" + "; ".join(
                   f"{d}: {', '.join(sorted(set(rates[rates['device'] == d]['measured_on'])))}"
                   for d in sorted(set(rates["device"]))) + ")", ""]
+
+    # the baselines, per problem, at every M its pools and baselines are made for
+    lines.append("baselines (on the CPU, one core, at the measured CPU seconds per unit of work):")
+    kinds = ("dMMSE", "smoothed dMMSE", "Laplace Bayes")
+    pwidth = max([24] + [len(p) + 1 for p in problems])
+    lines.append(f"{'problem':{pwidth}s} {'pools':>5s}  " + "  ".join(f"{k:>14s}" for k in kinds)
+                 + f"  {'total':>12s}")
+    baselines, baseline_notes, missing = 0.0, {}, set()
+    for p, problem in problems.items():
+        M_labels = cfg.problem_M_labels(config, p)
+        seconds, problem_notes = baseline_seconds(config, problem, M_labels, baseline_rates)
+        baseline_notes.update(problem_notes)
+        missing |= {k for k, v in seconds.items() if v is None}
+        known = sum(v for v in seconds.values() if v is not None)
+        baselines += known
+        cells = [("unmeasured" if seconds[k] is None else human_hours(seconds[k])) if k in seconds else "-"
+                 for k in kinds]
+        mark = "≈" if any(v.startswith("estimated") for n in problem_notes.values() for v in n) else ""
+        lines.append(f"{p:{pwidth}s} {sum(M != 'inf' for M in M_labels):5d}  "
+                     + "  ".join(f"{c:>14s}" for c in cells) + f"  {human_hours(known) + mark:>12s}")
+    lines.append(f"  dMMSE on both evaluation sets at every finite M; smoothed dMMSE over "
+                 f"{len(config['eval']['smoothing_grid'])} values of s^2 on {config['eval']['n_tuning']} "
+                 "tuning sequences, then at the chosen one on both sets; the Laplace prior's Gibbs "
+                 f"sweeps ({LAPLACE_BURN_IN} burn-in + {config['eval']['laplace_sweeps']}); Ridge: not counted "
+                 "(a D x D solve per sequence and position)")
+    near_M = {k: sorted({int(n[len("at M = "):]) for n in v if n.startswith("at M = ")})
+              for k, v in baseline_notes.items()}
+    if any(near_M.values()):
+        lines.append("  per unit of work as measured at the nearest measured M (log scale), for the "
+                     "other M: " + ", ".join(f"{k} (M = {', '.join(map(str, v))})" for k, v in near_M.items() if v))
+    estimated_D = {k: [n for n in v if n.startswith("estimated")] for k, v in baseline_notes.items()}
+    if any(estimated_D.values()):
+        lines.append("  ≈ a D never measured: the nearest measured D's rate, scaled by D (dMMSE) or "
+                     "D^3 (Gibbs):")
+        lines += [f"      {k}: {'; '.join(v)}" for k, v in estimated_D.items() if v]
+    lines += ["  rates: " + shown(baseline_rates_path) + " (" + "; ".join(
+                  sorted(set(baseline_rates["measured_on"]))) + ")",
+              "  not counted: pools, evaluation sets, PT metrics, Fig 5 and connectivity analyses, "
+              "tables and figures", ""]
+
+    # the totals: what the README quotes for the paper study (tools/readme_plan.py)
+    lines.append(f"totals ({study}):")
+    if "cpu" in unmeasured or missing:
+        what = ", ".join(sorted(missing | ({"training"} if "cpu" in unmeasured else set())))
+        lines.append(f"  CPU: unmeasured ({what}): run {MEASURE} (--baselines for the baselines)")
+    else:
+        lines.append(f"  CPU: {human_hours(totals['cpu'] + baselines)} on one core (training and evaluation "
+                     f"{human_hours(totals['cpu'])}, baselines {human_hours(baselines)})")
+    for d in (d for d in devices if d != "cpu"):
+        name = "GPU" if d == "cuda" else d
+        if d in unmeasured:
+            lines += [f"  {name} hours: unmeasured ({shown(rates_path)} holds no {d} rate). Training and evaluation",
+                      f"    are {flops:.3g} FLOPs: divide them by the FLOP/s the device trains these models at,",
+                      f"    or run `python {MEASURE} --device {d}` on it: it adds {d} rows, from which",
+                      f"    this plan then gives {d} hours as it does the CPU's. The baselines run on the CPU."]
+        else:
+            lines.append(f"  {name}: {human_hours(totals[d])} on one {d} device for training and evaluation "
+                         f"({flops:.3g} FLOPs), and the baselines' {human_hours(baselines)} on the CPU")
+    lines.append("")
 
     total, transient = 0.0, 0.0
     lines.append("storage (outputs per run, by setting):")
@@ -302,10 +522,21 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m icl_diversity.plan", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config", nargs="?", default=str(ROOT / "config.yaml"))
-    ap.add_argument("--rates", default=str(RATES), help="measured steps/s (benchmarks/measure_rates.py)")
+    ap.add_argument("--rates", default=str(RATES), help=f"measured steps/s ({MEASURE})")
+    ap.add_argument("--baseline-rates", default=str(BASELINE_RATES),
+                    help=f"the baselines' measured CPU seconds per unit of work ({MEASURE} --baselines)")
     args = ap.parse_args(argv)
     print(f"plan for {args.config}")
-    print(plan(load_config(args.config), load_rates(args.rates), args.rates))
+    print(plan(load_config(args.config), load_rates(args.rates), args.rates,
+               load_baseline_rates(args.baseline_rates), args.baseline_rates, study=shown(args.config)))
+
+
+def totals(text: str) -> list[str]:
+    """The totals block of a plan's text (its header and lines)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("totals ("))
+    end = lines.index("", start)
+    return lines[start:end]
 
 
 if __name__ == "__main__":

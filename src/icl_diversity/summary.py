@@ -1,8 +1,9 @@
 """A study's summary page (summary.md, Markdown that reads on GitHub), written from its
 tables and benchmark records so that no number in it is ever typed: the sweep, the
-thresholds, the paired-by-seed differences of thresholds along the compared axes (when
-the study compares any), the PT against Ridge and dMMSE at each M, the runs left out as
-stuck, the time each rule took, the figures and the store keys.
+paper's claims judged from the tables (claims.py), the thresholds, the paired-by-seed
+differences of thresholds along the compared axes (when the study compares any), the PT
+against Ridge and dMMSE at each M, the runs left out as stuck, the time each rule took,
+the figures and the store keys.
 
 Pure functions from DataFrames and records to Markdown, and `read_benchmarks`, which
 reads Snakemake's benchmark files and skips those that do not exist.
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .claims import VERDICTS as CLAIM_VERDICTS
 from .config import Setting
 from .effects import effect_sentence
 from .tasks import M_label
@@ -76,6 +78,29 @@ def header(study: str, config_hash: str, groups: dict) -> str:
              "and benchmark records: regenerate it, do not edit it.")
     return "\n\n".join([f"# Study `{study}`", intro,
                         markdown_table(["group", "varies", "settings", "seeds", "M", "problems"], rows)])
+
+
+# ---------------------------------------------------------------- the paper's claims
+
+def claims_section(claims: pd.DataFrame) -> str:
+    """The claims table (claims.py): each claim of the paper the study speaks to, the
+    paper's value and the study's, and the verdict with its criterion."""
+    def cell(x) -> str:
+        text = str(x).strip()
+        return text.replace("|", "\\|") if text else DASH
+
+    counts = claims["verdict"].value_counts()
+    tally = ", ".join(f"{int(counts.get(v, 0))} {v}" for v in CLAIM_VERDICTS)
+    rows = [[cell(r["figure"]), f"`{cell(r['claim'])}`: {cell(r['statement'])}", cell(r["paper"]),
+             cell(r["value"]), cell(r["interval"]), f"**{cell(r['verdict'])}**", cell(r["why"])]
+            for _, r in claims.iterrows()]
+    return section(
+        "Claims",
+        f"The paper's quantitative claims that this study's figures speak to, judged from its "
+        f"tables by rule `claims` (`tables/claims.csv`, which also names each row's source): "
+        f"{tally}, of {len(claims)}. A verdict comes from the criterion its row states; "
+        "\"not testable at this scale\" says why.",
+        markdown_table(["figure", "claim", "paper", "this study", "interval", "verdict", "why"], rows))
 
 
 # ---------------------------------------------------------------- stuck runs
@@ -310,9 +335,11 @@ def store_keys_section(keys: dict) -> str:
 def summary_markdown(study: str, config_hash: str, groups: dict, main_group: str,
                      thresholds: pd.DataFrame, pt: pd.DataFrame, baselines: pd.DataFrame,
                      bench: pd.DataFrame, figures: dict, store_keys: dict,
-                     effects: pd.DataFrame | None = None) -> str:
-    """The page; `effects`, the effects table, where the study compares any axis."""
+                     effects: pd.DataFrame | None = None, claims: pd.DataFrame | None = None) -> str:
+    """The page; `effects`, the effects table, where the study compares any axis;
+    `claims`, the claims table, right after the header."""
     parts = [header(study, config_hash, groups),
+             *([claims_section(claims)] if claims is not None else []),
              threshold_section(thresholds, pt, groups),
              *([effects_section(effects)] if effects is not None else []),
              per_seed_section(pt, baselines, main_group, groups[main_group]),

@@ -326,7 +326,7 @@ ESTIMATE_COLUMNS = ["ci_low", "ci_high", "found_fraction", "interval", "seeds_us
 
 
 def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,
-                    n_boot: int = 1000) -> pd.DataFrame:
+                    n_boot: int = 1000, unavailable: dict | None = None) -> pd.DataFrame:
     """Thresholds with intervals (`bootstrap_threshold`): per sweep group and combination
     of its fixed axes (model, weight decay and whichever of batch size / steps is not
     swept), the crossing of the Delta^{T_True}_{PT,Ridge} vs finite-M curves of the two
@@ -339,7 +339,9 @@ def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,
     in `pt_metrics` are left out, and counted: `stuck_small` / `stuck_large` are the
     row's runs left out of each curve, `seeds_used` the seeds whose difference curve
     kept two M, while `n_seeds` stays the number of seeds planned. The swept axis' own
-    column is left empty.
+    column is left empty. `unavailable` maps a setting name with no runs to use to why
+    (a tuned configuration with no stable learning rate, lr_choice.py): a row that needs
+    it gets no threshold and that reason as its status.
     """
     final = pt_metrics[(pt_metrics["eval_set"] == "true") & (pt_metrics["metric"] == "delta_ridge")
                        & (pt_metrics["position"] == 0)]
@@ -359,6 +361,12 @@ def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,
                 continue
             by_value = {getattr(s, vary): s.name for s in members}
             names = by_value[values[0]], by_value[values[1]]
+            why = [(unavailable or {})[n] for n in names if n in (unavailable or {})]
+            if why:
+                rows.append(dict(row, seed="all", n_seeds=len(seeds), vary_small=values[0],
+                                 vary_large=values[1], n_crossings=0, n_significant=0,
+                                 status="; ".join(why)))
+                continue
             Ms = sorted({float(m) for m in final.loc[final["setting"].isin(names), "M"]
                          if np.isfinite(m)})
 

@@ -59,7 +59,14 @@ class TrainConfig:
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN/inf or exceeded max_loss."""
+    """The loss became NaN/inf or exceeded max_loss: at `step` (0-based), with `loss`;
+    `logged` holds the loss of every step before the window it happened in."""
+
+    def __init__(self, message: str, step: int = -1, loss: float = float("nan"),
+                 logged: np.ndarray | None = None):
+        super().__init__(message)
+        self.step, self.loss = step, loss
+        self.logged = np.zeros(0, np.float32) if logged is None else logged
 
 
 def triangle_lr(step: int, steps: int, peak: float) -> float:
@@ -240,7 +247,8 @@ def _loop(model, opt, tc, problem, pool, sets, n_curve, logs, step, device, fing
             at = int(np.argmax(bad))
             bar.close()
             raise TrainingDiverged(f"training diverged at step {window_start + at}: loss "
-                                   f"{values[at]} (limit {tc.max_loss}); lower train.lr or check the data")
+                                   f"{values[at]} (limit {tc.max_loss}); lower train.lr or check the data",
+                                   step=window_start + at, loss=float(values[at]), logged=logs["loss"].read())
         logs["loss"].append(values)
         postfix["loss"] = f"{values.mean():.4f}"
         bar.set_postfix(postfix, refresh=False)
@@ -293,6 +301,38 @@ def loss_table(loss: np.ndarray, peak_lr: float, max_rows: int = LOSS_ROWS) -> d
     sums = np.add.reduceat(np.asarray(loss, dtype=np.float64), starts)
     return {"step": ends, "loss": sums / (ends - starts),
             "lr": np.array([triangle_lr(e - 1, steps, peak_lr) for e in ends])}
+
+
+def diverged_outputs(model_cfg: ModelConfig, tc: TrainConfig, problem: dict, pool,
+                     eval_sets: dict[str, dict], error: TrainingDiverged) -> dict:
+    """What a learning-rate candidate whose training diverged leaves as its run (instead
+    of failing its job, so that a study can record the candidate as unstable,
+    lr_choice.py):
+
+    - `loss`: train_loss.csv's columns for the steps logged before the divergence, and a
+      last row at the step that diverged (1-based, as loss_table counts) with its loss,
+      the only row whose `diverged` column is true;
+    - `predictions`: predictions.npz's arrays, of the zero predictor (all zeros: what a
+      model that learned nothing predicts, so its metrics are finite and the run is
+      stuck on the plateau), with `diverged` holding the error message;
+    - `checkpoint`: model.pt's content with an empty model state: the model config, the
+      training fingerprint and the message (load_pretrained refuses it, naming the message).
+    """
+    logged = loss_table(error.logged, tc.lr) if len(error.logged) else {"step": [], "loss": []}
+    steps = [int(e) for e in logged["step"]] + [error.step + 1]
+    loss = {"step": steps, "loss": [float(v) for v in logged["loss"]] + [error.loss],
+            "lr": [triangle_lr(e - 1, tc.steps, tc.lr) for e in steps],      # the run's schedule
+            "diverged": [False] * (len(steps) - 1) + [True]}
+    n_curve, K = curve_size(tc, eval_sets), problem["K"]
+    steps = np.array(list(range(0, tc.steps, tc.eval_every)) + [tc.steps])
+    predictions = {"steps": steps, "diverged": np.array(str(error))}
+    for name, data in eval_sets.items():
+        predictions[f"{name}_curve"] = np.zeros((len(steps), n_curve, K), np.float32)
+        predictions[name] = np.zeros((len(data["xs"]), K), np.float32)
+    fingerprint = _fingerprint(model_cfg, tc, problem, pool)
+    return {"loss": loss, "predictions": predictions,
+            "checkpoint": {"model": {}, "diverged": str(error), "model_config": model_cfg.to_dict(),
+                           "fingerprint": fingerprint}}
 
 
 def final_checkpoint(model: ICLTransformer, fingerprint: dict) -> dict:

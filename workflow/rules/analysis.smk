@@ -29,6 +29,8 @@ if "fig5" in FIGURES:
             f"{OUT}/logs/interpolation/set_M{{M}}.log",
         wildcard_constraints:
             M="[0-9]+",
+        group:
+            "data"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -77,6 +79,8 @@ if "fig5" in FIGURES:
             ],
         log:
             f"{OUT}/logs/tables/interpolation.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -95,6 +99,8 @@ if "fig5" in FIGURES:
             **group_params(FIGURES["fig5"]),
         log:
             f"{OUT}/logs/figures/fig5.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -111,6 +117,11 @@ if "connectivity" in FIGURES:
         f"{OUT}/analysis/connectivity/{s}/seed{seed}_{kind}.csv"
         for s in CONNECT_GROUP["settings"]
         for seed in CONNECT_GROUP["seeds"]
+        for kind in ("paths", "barriers")
+    ]
+    CONNECT_OUTPUTS += [
+        f"{OUT}/analysis/connectivity/{s}/reference_{kind}.csv"
+        for s in CONNECT_GROUP["settings"]
         for kind in ("paths", "barriers")
     ]
     if seed_pairs(FIGURES["connectivity"]):
@@ -168,6 +179,32 @@ if "connectivity" in FIGURES:
         script:
             "../scripts/connectivity.py"
 
+    rule connectivity_reference:
+        """The paper's reference and what is compared with it, all between independently
+        initialised models: two M = inf models of different seeds, and each finite-M
+        model to the M = inf model of another seed (a one-seed group trains one more M = inf
+        run at analysis.connectivity.reference_seed)."""
+        output:
+            paths=f"{OUT}/analysis/connectivity/{{setting}}/reference_paths.csv",
+            barriers=f"{OUT}/analysis/connectivity/{{setting}}/reference_barriers.csv",
+        input:
+            true=f"{MAIN_PDIR}/eval/true.npz",
+            models=reference_files("model.pt"),
+            metrics=reference_files("metrics.csv"),
+            code=code("connectivity.py"),
+        params:
+            **CONNECT_PARAMS,
+            pairs=reference_pairs,
+        threads: 1
+        log:
+            f"{OUT}/logs/connectivity/{{setting}}/reference.log",
+        benchmark:
+            f"{OUT}/benchmarks/connectivity/{{setting}}/reference.tsv"
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/connectivity.py"
+
     rule connectivity_tables:
         """Every path's losses (connectivity.csv) and barriers (barriers.csv)."""
         output:
@@ -179,6 +216,8 @@ if "connectivity" in FIGURES:
             code=code("concat_connectivity.py"),
         log:
             f"{OUT}/logs/tables/connectivity.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -197,6 +236,8 @@ if "connectivity" in FIGURES:
             **CONNECT_GROUP,
         log:
             f"{OUT}/logs/figures/connectivity.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:

@@ -12,6 +12,7 @@ if "fig6" in FIGURES:
             **figure_outputs("fig6"),
         input:
             pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
             baselines=TABLES["baselines"],
             thresholds=TABLES["thresholds"],
             code=code("fig_dimension.py"),
@@ -19,6 +20,8 @@ if "fig6" in FIGURES:
             groups={g: group_params(g) for g in cfg.figure_groups(FIGURES["fig6"])},
         log:
             f"{OUT}/logs/figures/fig6.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -34,12 +37,15 @@ if "fig7" in FIGURES:
             **figure_outputs("fig7"),
         input:
             pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
             thresholds=TABLES["thresholds"],
             code=code("fig_capacity.py"),
         params:
             axes=capacity_params(FIGURES["fig7"]),
         log:
             f"{OUT}/logs/figures/fig7.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -58,6 +64,7 @@ for _name in ("appendix_small", "appendix_laplace"):
                 **figure_outputs(_name),
             input:
                 pt_metrics=TABLES["pt_metrics"],
+                lr_choice=LR_CHOICE,
                 baselines=TABLES["baselines"],
                 thresholds=TABLES["thresholds"],
                 code=code("fig_vs_M.py"),
@@ -66,6 +73,8 @@ for _name in ("appendix_small", "appendix_laplace"):
                 columns=["loss", "delta_dmmse", "delta_ridge"],
             log:
                 f"{OUT}/logs/figures/{_name}.log",
+            group:
+                "tables"
             conda:
                 "../../envs/icl.yaml"
             script:

@@ -70,19 +70,19 @@ rule baseline_table:
     output:
         TABLES["baselines"],
     input:
-        tables=baseline_files("metrics.csv") + [f"{d}/metrics.csv" for d in BAYES.values()],
+        tables=once_refined(lambda: baseline_table_files("tables")),
         code=code("concat_tables.py"),
     params:
         kind="baselines",
-        K=baseline_problems("K") + [PROBLEMS[p].params()["K"] for p in BAYES],
-        problems=baseline_problems("name") + list(BAYES),
-        at_each_M=[None] * len(baseline_files("metrics.csv"))
-        + [cfg.problem_M_labels(config, p) for p in BAYES],
+        K=once_refined(lambda: baseline_table_files("K")),
+        problems=once_refined(lambda: baseline_table_files("problems")),
+        at_each_M=once_refined(lambda: baseline_table_files("at_each_M")),
         # the M (and estimator) of each file, whose rows it promises
-        identities=[dict(M=m) for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
-        + [dict(M="inf", estimator="Bayes") for p in BAYES],
+        identities=once_refined(lambda: baseline_table_files("identities")),
     log:
         f"{OUT}/logs/tables/baselines.log",
+    group:
+        "tables"
     conda:
         "../../envs/icl.yaml"
     script:

@@ -38,7 +38,7 @@ BASELINES_DIR = cfg.baselines_dir(config, PDIR)
 FIGURES = config.get("figures") or {}
 TABLES = {
     name: f"{OUT}/tables/{name}.csv"
-    for name in ("baselines", "pt_metrics", "pt_curves", "thresholds", "effects")
+    for name in ("baselines", "pt_metrics", "pt_curves", "thresholds", "effects", "claims")
 }
 # What the effects table compares (effects.comparisons): Fig 6's D, each Fig 7 axis and
 # the Laplace prior against a Gaussian group with the same settings; none without runs.
@@ -69,20 +69,25 @@ def run_path(problem, setting, seed, M, name):
     return f"{run}/{name}"
 
 
-def run_files(name):
-    """One file of every training run, e.g. run_files("metrics.csv")."""
-    return [run_path(p, s, seed, m, name) for p, s, seed, m in RUNS]
+def run_files(name, runs=None):
+    """One file of every training run (of `runs`, default RUNS), e.g. run_files("metrics.csv")."""
+    return [run_path(p, s, seed, m, name) for p, s, seed, m in (RUNS if runs is None else runs)]
 
 
-def run_identities():
+def run_identities(runs=None):
     """Each run's identity, in the order of run_files: the setting, seed, M and setting
     fields every row of its tables holds (tables.check_promise checks them)."""
-    return [dict(SETTINGS[s].__dict__, setting=s, seed=seed, M=m) for _, s, seed, m in RUNS]
+    return [
+        dict(SETTINGS[s].fields(), setting=s, seed=seed, M=m)
+        for _, s, seed, m in (RUNS if runs is None else runs)
+    ]
 
 
-def run_problems(key):
+def run_problems(key, runs=None):
     """`key` ("name" or "K") of each run's problem, in the order of run_files."""
-    return [p if key == "name" else PROBLEMS[p].params()[key] for p, _, _, _ in RUNS]
+    return [
+        p if key == "name" else PROBLEMS[p].params()[key] for p, _, _, _ in (RUNS if runs is None else runs)
+    ]
 
 
 def problem_params(wildcards):
@@ -94,21 +99,26 @@ def problem_value(key):
     return lambda wildcards: getattr(PROBLEM_DIRS[wildcards.pdir], key)
 
 
-def baseline_files(name):
-    """One baseline file per problem and M: each problem's union of its groups' M."""
+def problem_Ms(runs=None):
+    """Each problem's M (its pools and baselines): the union of its groups' grids
+    (config.problem_M_labels) and the M of `runs` (the runs refinement added)."""
+    return {
+        p: sorted(
+            set(cfg.problem_M_labels(config, p)) | {m for q, _, _, m in runs or [] if q == p},
+            key=float,
+        )
+        for p in PROBLEMS
+    }
+
+
+def baseline_files(name, Ms=None):
+    """One baseline file per problem and M (`Ms`: problem_Ms' mapping, default each
+    problem's union of its groups' M)."""
+    Ms = Ms or problem_Ms()
     return [
         f"{cfg.baselines_dir(config, cfg.problem_dir(config, p))}/M{m}/{name}"
         for p in PROBLEMS
-        for m in cfg.problem_M_labels(config, p)
-    ]
-
-
-def baseline_problems(key):
-    """`key` ("name" or "K") of each file of baseline_files, in the same order."""
-    return [
-        p if key == "name" else PROBLEMS[p].params()[key]
-        for p in PROBLEMS
-        for m in cfg.problem_M_labels(config, p)
+        for m in Ms[p]
     ]
 
 
@@ -139,7 +149,16 @@ def setting_params(wildcards):
         "steps": s.steps,
         "weight_decay": s.weight_decay,
         "seed": int(wildcards.seed),
+        # a learning-rate candidate's own lr (train_params gives it to training)
+        **({} if s.lr is None else {"lr": s.lr}),
     }
+
+
+def train_params(wildcards):
+    """The train keys that define a run (TRAIN_RESULT_KEYS, train.smk): a learning-rate
+    candidate's own lr replaces train.lr."""
+    lr = SETTINGS[wildcards.setting].lr
+    return {k: config["train"][k] if k != "lr" or lr is None else lr for k in TRAIN_RESULT_KEYS}
 
 
 def group_params(group):
@@ -148,7 +167,8 @@ def group_params(group):
     return dict(
         group=group,
         vary=config["sweeps"][group]["vary"],
-        settings=[s.name for s in cfg.sweep_settings(config, group)],
+        # configurations: a tuned one's runs are its chosen learning rate's (lr_choice.py)
+        settings=cfg.group_configurations(config, group),
         seeds=cfg.sweep_seeds(config, group),
         problems={p.name: p.params() for p in cfg.sweep_problems(config, group)},
         M=cfg.sweep_M_labels(config, group),
@@ -260,8 +280,174 @@ def seed_to_seed_pairs(wildcards):
     ]
 
 
+def reference_models():
+    """(seed, M) of every model the connectivity reference reads, in the order of its
+    inputs: each group seed at every finite M, then each reference seed at M = inf."""
+    own, ref = cfg.connectivity_seeds(config)
+    return [(seed, M) for seed in own for M in FINITE_M] + [(seed, "inf") for seed in ref]
+
+
+def reference_files(name):
+    """One file of each model reference_models lists, for the job's setting."""
+    return lambda wc: [run_file(wc.setting, seed, M, name) for seed, M in reference_models()]
+
+
+def reference_pairs(wildcards):
+    """The paths that make the connectivity reference comparable, every pair with
+    independent initial weights (two training seeds): each group seed's model at every
+    finite M to the M = inf model of the next reference seed ("M_vs_other_inf"), and every
+    two reference seeds' M = inf models ("inf_vs_inf", the paper's reference)."""
+    own, ref = cfg.connectivity_seeds(config)
+    at = {key: i for i, key in enumerate(reference_models())}
+    pairs = []
+    for a in own:
+        b = ref[(ref.index(a) + 1) % len(ref)]
+        pairs += [
+            dict(
+                a=at[(a, M)],
+                b=at[(b, "inf")],
+                pair="M_vs_other_inf",
+                setting=wildcards.setting,
+                M=M,
+                M_b="inf",
+                seed_a=a,
+                seed_b=b,
+            )
+            for M in FINITE_M
+        ]
+    pairs += [
+        dict(
+            a=at[(a, "inf")],
+            b=at[(b, "inf")],
+            pair="inf_vs_inf",
+            setting=wildcards.setting,
+            M="inf",
+            M_b="inf",
+            seed_a=a,
+            seed_b=b,
+        )
+        for i, a in enumerate(ref)
+        for b in ref[i + 1 :]
+    ]
+    return pairs
+
+
 def benchmark_records(rule, wildcards):
     """The benchmark record of each job of `rule` (one dict of wildcard values per job),
     as {"rule", "path"}: the rule's own `benchmark:` pattern filled in (the summary)."""
     pattern = str(getattr(rules, rule).benchmark)
     return [dict(rule=rule, path=pattern.format(**w)) for w in wildcards]
+
+
+# ---- adaptive refinement of M (refine.smk): the runs each round adds, read from the
+# round's decision. Until a decision is written, checkpoints.refine.get raises and the
+# jobs that need it wait; Snakemake re-evaluates the DAG when it appears, so the runs it
+# adds are ordinary train jobs (and show in the dry run from then on).
+
+REFINED = {g: cfg.sweep_refine(config, g) for g in config["sweeps"] if cfg.sweep_refine(config, g)}
+
+
+def refine_decision(group, round):
+    """The decision after `round` refinement rounds of a group (0: after its coarse grid)."""
+    return f"{OUT}/refine/{group}/round{round}.json"
+
+
+def final_decisions():
+    """The last decision of every refined group (its stopping reason)."""
+    return [refine_decision(g, spec["rounds"]) for g, spec in REFINED.items()]
+
+
+def all_decisions():
+    """Every decision of every refined group: an input of each rule whose params read
+    them (Snakemake requires the checkpoint outputs a rule's params depend on as inputs)."""
+    return [refine_decision(g, r) for g, spec in REFINED.items() for r in range(spec["rounds"] + 1)]
+
+
+def coarse_runs(group):
+    """(problem, setting, seed, M) of a refined group's runs at the finite M of its coarse
+    grid: what its first decision reads."""
+    return [
+        (p, s.name, seed, M)
+        for p, small, large in cfg.refine_pairs(config, group)
+        for s in (small, large)
+        for seed in cfg.sweep_seeds(config, group)
+        for M in cfg.sweep_M_labels(config, group)
+        if M != "inf"
+    ]
+
+
+def refined_runs(group, rounds):
+    """(problem, setting, seed, M) of the runs the first `rounds` rounds of a refined group
+    added: each decision's new M, for both settings of its curve pair and every seed."""
+    seeds = cfg.sweep_seeds(config, group)
+    runs = []
+    for r in range(rounds):
+        decision = json.loads(
+            Path(checkpoints.refine.get(group=group, round=str(r)).output.decision).read_text()
+        )
+        for pair in decision["pairs"]:
+            runs += [
+                (pair["problem"], s, seed, str(M))
+                for M in pair["next_M"]
+                for s in pair["settings"]
+                for seed in seeds
+            ]
+    return runs
+
+
+def decision_runs(wildcards):
+    """The runs decision `round` of a group reads: its coarse grid's and every earlier round's."""
+    return coarse_runs(wildcards.group) + refined_runs(wildcards.group, int(wildcards.round))
+
+
+def study_runs():
+    """Every training run of the study, each once: RUNS, and every run refinement added."""
+    runs = dict.fromkeys(RUNS)
+    for g, spec in REFINED.items():
+        runs.update(dict.fromkeys(refined_runs(g, spec["rounds"])))
+    return list(runs)
+
+
+def once_refined(make):
+    """`make()` at once for a study without refined groups; else an input function that
+    calls it when Snakemake evaluates the job, once every refined group's decisions exist."""
+    return (lambda wildcards: make()) if REFINED else make()
+
+
+def sweep_group_params():
+    """group_params of every sweep group, by group and without its name; a refined
+    group's M is its coarse grid and every M its rounds added."""
+    out = {}
+    for g in config["sweeps"]:
+        out[g] = {k: v for k, v in group_params(g).items() if k != "group"}
+        if g in REFINED:
+            added = {m for _, _, _, m in refined_runs(g, REFINED[g]["rounds"])}
+            out[g]["M"] = sorted(set(out[g]["M"]) | added, key=float)
+    return out
+
+
+def refined_benchmarks():
+    """The benchmark records of the training and baseline jobs refinement added."""
+    pdir = lambda p: Path(cfg.problem_dir(config, p)).name
+    added = [r for r in study_runs() if r not in set(RUNS)]
+    base = {p: set(cfg.problem_M_labels(config, p)) for p in PROBLEMS}
+    Ms = dict.fromkeys((p, m) for p, _, _, m in added if m not in base[p])
+    return benchmark_records(
+        "train", [dict(pdir=pdir(p), setting=s, seed=seed, M=m) for p, s, seed, m in added]
+    ) + benchmark_records("baselines", [dict(pdir=pdir(p), M=m) for p, m in Ms])
+
+
+def baseline_table_files(what):
+    """What the baselines table reads, in one order: `what` = "tables" (each problem's
+    metrics at each of its M, refined M included, then each Laplace problem's Bayes
+    metrics: BAYES, baselines.smk), or its "K", "problems", "at_each_M" (the M the Bayes
+    rows are repeated at) or "identities" (what each file promises), per file."""
+    Ms = problem_Ms(study_runs() if REFINED else None)
+    per_M = [(p, m) for p in PROBLEMS for m in Ms[p]]
+    return {
+        "tables": baseline_files("metrics.csv", Ms) + [f"{d}/metrics.csv" for d in BAYES.values()],
+        "K": [PROBLEMS[p].params()["K"] for p, _ in per_M] + [PROBLEMS[p].params()["K"] for p in BAYES],
+        "problems": [p for p, _ in per_M] + list(BAYES),
+        "at_each_M": [None] * len(per_M) + [Ms[p] for p in BAYES],
+        "identities": [dict(M=m) for _, m in per_M] + [dict(M="inf", estimator="Bayes") for p in BAYES],
+    }[what]

@@ -15,6 +15,8 @@ rule task_pool:
         f"{PDIR}/logs/task_pool/M{{M}}.log",
     wildcard_constraints:
         M="[0-9]+",
+    group:
+        "data"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -33,6 +35,8 @@ rule eval_set_true:
         seed=config["seeds"]["eval"],
     log:
         f"{PDIR}/logs/eval_set/true.log",
+    group:
+        "data"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -55,6 +59,8 @@ rule eval_set_pretrain:
         f"{PDIR}/logs/eval_set/pretrain_M{{M}}.log",
     wildcard_constraints:
         M="[0-9]+",
+    group:
+        "data"
     conda:
         "../../envs/icl.yaml"
     script:

@@ -20,15 +20,24 @@ rule thresholds:
         TABLES["thresholds"],
     input:
         pt_metrics=TABLES["pt_metrics"],
-        sequences=run_files("sequence_deltas.npz"),
+        lr_choice=LR_CHOICE,
+        sequences=once_refined(lambda: run_files("sequence_deltas.npz", study_runs())),
+        # each refined group's last decision: why its refinement stopped
+        refine=final_decisions(),
         code=code("thresholds.py"),
     params:
-        groups={g: {k: v for k, v in group_params(g).items() if k != "group"} for g in config["sweeps"]},
+        groups=once_refined(sweep_group_params),
         n_boot=config["eval"]["n_bootstrap"],
-        runs=[dict(problem=p, setting=s, seed=seed, M=M) for p, s, seed, M in RUNS],
+        # the rounds of each refined group, in the order of input.refine
+        refined={g: spec["rounds"] for g, spec in REFINED.items()},
+        runs=once_refined(
+            lambda: [dict(problem=p, setting=s, seed=seed, M=M) for p, s, seed, M in study_runs()]
+        ),
         K={name: p.K for name, p in PROBLEMS.items()},
     log:
         f"{OUT}/logs/figures/thresholds.log",
+    group:
+        "tables"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -50,6 +59,8 @@ if COMPARISONS:
             comparisons=COMPARISONS,
         log:
             f"{OUT}/logs/tables/effects.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -65,6 +76,7 @@ if "fig2" in FIGURES:
             **figure_outputs("fig2"),
         input:
             pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
             baselines=TABLES["baselines"],
             thresholds=TABLES["thresholds"],
             code=code("fig_vs_M.py"),
@@ -73,6 +85,8 @@ if "fig2" in FIGURES:
             columns=["loss", "delta_dmmse", "delta_ridge"],
         log:
             f"{OUT}/logs/figures/fig2.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -87,6 +101,7 @@ if "fig3" in FIGURES:
             **figure_outputs("fig3"),
         input:
             pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
             baselines=TABLES["baselines"],
             thresholds=TABLES["thresholds"],
             code=code("fig_vs_M.py"),
@@ -95,6 +110,8 @@ if "fig3" in FIGURES:
             columns=["delta_dmmse", "delta_ridge"],
         log:
             f"{OUT}/logs/figures/fig3.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -110,6 +127,7 @@ if "fig4" in FIGURES:
             **figure_outputs("fig4"),
         input:
             pt_curves=TABLES["pt_curves"],
+            lr_choice=LR_CHOICE,
             thresholds=TABLES["thresholds"],
             code=code("fig_dynamics.py"),
         params:
@@ -117,6 +135,8 @@ if "fig4" in FIGURES:
             fit=cfg.fig4_fit(config),
         log:
             f"{OUT}/logs/figures/fig4.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -131,12 +151,15 @@ if "positions" in FIGURES:
             **figure_outputs("positions"),
         input:
             pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
             baselines=TABLES["baselines"],
             code=code("fig_positions.py"),
         params:
             **group_params(FIGURES["positions"]),
         log:
             f"{OUT}/logs/figures/positions.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
@@ -157,6 +180,8 @@ rule software:
         code=code("software.py"),
     log:
         f"{OUT}/logs/figures/software.log",
+    group:
+        "tables"
     conda:
         "../../envs/icl.yaml"
     script:

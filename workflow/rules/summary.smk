@@ -1,5 +1,6 @@
 # The study's summary page (summary.md), written from its tables and the benchmark
 # records of its jobs, so that no number in it is typed (icl_diversity.summary).
+from icl_diversity.claims import claims_config
 
 # Every benchmark record the study's jobs leave: its training jobs' and analyses' (in the
 # study's folder) and its problems' baselines' (in the store, possibly written by another
@@ -7,7 +8,11 @@
 # trained, so no job of this one) never blocks the summary.
 SUMMARY_PDIRS = {p: Path(cfg.problem_dir(config, p)).name for p in PROBLEMS}
 SUMMARY_BENCHMARKS = benchmark_records(
-    "train", [dict(pdir=SUMMARY_PDIRS[p], setting=s, seed=seed, M=m) for p, s, seed, m in RUNS]
+    "train",
+    [
+        dict(pdir=SUMMARY_PDIRS[p], setting=s, seed=seed, M=m)
+        for p, s, seed, m in RUNS + cfg.reference_runs(config)
+    ],
 )
 SUMMARY_BENCHMARKS += benchmark_records(
     "baselines", [dict(pdir=SUMMARY_PDIRS[p], M=m) for p in PROBLEMS for m in cfg.problem_M_labels(config, p)]
@@ -19,6 +24,9 @@ if "connectivity" in FIGURES:
     SUMMARY_BENCHMARKS += benchmark_records(
         "connectivity_to_inf",
         [dict(setting=s, seed=seed) for s in CONNECT_GROUP["settings"] for seed in CONNECT_GROUP["seeds"]],
+    )
+    SUMMARY_BENCHMARKS += benchmark_records(
+        "connectivity_reference", [dict(setting=s) for s in CONNECT_GROUP["settings"]]
     )
     if seed_pairs(FIGURES["connectivity"]):
         SUMMARY_BENCHMARKS += benchmark_records(
@@ -44,18 +52,52 @@ if RUNS:
             thresholds=TABLES["thresholds"],
             effects=TABLES["effects"] if COMPARISONS else [],
             pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
             baselines=TABLES["baselines"],
+            claims=TABLES["claims"],
             # after every figure (and so after the analyses whose records it reads)
             figures=[f"{OUT}/figures/{name}.png" for name in FIGURES],
+            # the decisions of the refined groups, whose runs the params list
+            refine=all_decisions(),
             code=code("summary.py"),
         params:
-            groups={g: {k: v for k, v in group_params(g).items() if k != "group"} for g in config["sweeps"]},
+            groups=once_refined(sweep_group_params),
             main_group=SUMMARY_GROUP,
             figures=FIGURES,
-            benchmarks=SUMMARY_BENCHMARKS,
+            benchmarks=once_refined(lambda: SUMMARY_BENCHMARKS + refined_benchmarks()),
         log:
             f"{OUT}/logs/summary.log",
+        group:
+            "tables"
         conda:
             "../../envs/icl.yaml"
         script:
             "../scripts/summary.py"
+
+    rule claims:
+        """The paper's quantitative claims, one row each, judged from the study's tables:
+        the paper's value, the study's with its interval, and a verdict (reproduced, not
+        reproduced, not testable at this scale) with the criterion applied (claims.py)."""
+        output:
+            TABLES["claims"],
+        input:
+            thresholds=TABLES["thresholds"],
+            pt_metrics=TABLES["pt_metrics"],
+            lr_choice=LR_CHOICE,
+            baselines=TABLES["baselines"],
+            pt_curves=TABLES["pt_curves"] if "fig4" in FIGURES else [],
+            effects=TABLES["effects"] if COMPARISONS else [],
+            interpolation=f"{OUT}/tables/interpolation.csv" if "fig5" in FIGURES else [],
+            barriers=f"{OUT}/tables/barriers.csv" if "connectivity" in FIGURES else [],
+            code=code("claims.py"),
+        params:
+            # what the claims read of the config (claims.CONFIG_KEYS)
+            study=claims_config(config),
+        log:
+            f"{OUT}/logs/tables/claims.log",
+        group:
+            "tables"
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/claims.py"

@@ -4,6 +4,11 @@ TRAIN = config["train"]
 # script reads them from the config, so changing one never reruns a finished run (and the
 # rolling checkpoint stays valid).
 TRAIN_RESULT_KEYS = ("lr", "eval_every", "bf16")
+# Learning-rate candidates (a group's `lr` list, config.tuned_lrs): their runs, and the
+# table that chooses among them (lr_choice.py), which every reader of the runs' tables
+# (thresholds, figures, summary) takes as an input; none in a study that tunes nothing.
+CANDIDATE_RUNS = [r for r in RUNS if SETTINGS[r[1]].lr is not None]
+LR_CHOICE = [f"{OUT}/tables/lr_choice.csv"] if CANDIDATE_RUNS else []
 
 
 rule train:
@@ -26,7 +31,7 @@ rule train:
     params:
         problem=problem_params,
         run=setting_params,
-        train={k: TRAIN[k] for k in TRAIN_RESULT_KEYS},
+        train=train_params,
         seeds=config["seeds"],
         curve_sequences=config["eval"]["curve_sequences"],
         # Outside the declared outputs, so Snakemake keeps it when a job dies.
@@ -67,10 +72,12 @@ rule pt_metrics:
         code=code("pt_metrics.py"),
     params:
         problem=problem_params,
-        setting=lambda wc: SETTINGS[wc.setting].__dict__,
+        setting=lambda wc: SETTINGS[wc.setting].fields(),
         plateau_guard=config["eval"]["plateau_guard"],
     log:
         f"{METRICS_DIR}/pt_metrics.log",
+    group:
+        "metrics"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -82,15 +89,17 @@ rule pt_table:
     output:
         f"{OUT}/tables/pt_metrics.csv",
     input:
-        tables=run_files("metrics.csv"),
+        tables=once_refined(lambda: run_files("metrics.csv", study_runs())),
         code=code("concat_tables.py"),
     params:
         kind="pt_metrics",
-        K=run_problems("K"),
-        problems=run_problems("name"),
-        identities=run_identities(),
+        K=once_refined(lambda: run_problems("K", study_runs())),
+        problems=once_refined(lambda: run_problems("name", study_runs())),
+        identities=once_refined(lambda: run_identities(study_runs())),
     log:
         f"{OUT}/logs/tables/pt_metrics.log",
+    group:
+        "tables"
     conda:
         "../../envs/icl.yaml"
     script:
@@ -102,17 +111,44 @@ rule pt_curves:
     output:
         f"{OUT}/tables/pt_curves.csv",
     input:
-        tables=run_files("curve.csv"),
+        tables=once_refined(lambda: run_files("curve.csv", study_runs())),
         code=code("concat_tables.py"),
     params:
         kind="pt_curves",
-        K=run_problems("K"),
-        problems=run_problems("name"),
-        identities=run_identities(),
+        K=once_refined(lambda: run_problems("K", study_runs())),
+        problems=once_refined(lambda: run_problems("name", study_runs())),
+        identities=once_refined(lambda: run_identities(study_runs())),
         eval_every=TRAIN["eval_every"],
     log:
         f"{OUT}/logs/tables/pt_curves.log",
+    group:
+        "tables"
     conda:
         "../../envs/icl.yaml"
     script:
         "../scripts/concat_tables.py"
+
+
+if LR_CHOICE:
+
+    rule lr_choice:
+        """The learning rate each tuned configuration keeps, per problem: of its candidates
+        with no diverged and no stuck run, the one with the lowest final training loss
+        (the mean over its runs of the last logged loss), the larger on a tie; none when
+        no candidate is stable (lr_choice.py)."""
+        output:
+            LR_CHOICE[0],
+        input:
+            pt_metrics=TABLES["pt_metrics"],
+            losses=[run_path(p, s, seed, m, "train_loss.csv") for p, s, seed, m in CANDIDATE_RUNS],
+            code=code("lr_choice.py"),
+        params:
+            runs=[dict(problem=p, setting=s, seed=seed, M=m) for p, s, seed, m in CANDIDATE_RUNS],
+        log:
+            f"{OUT}/logs/tables/lr_choice.log",
+        group:
+            "tables"
+        conda:
+            "../../envs/icl.yaml"
+        script:
+            "../scripts/lr_choice.py"

@@ -3,11 +3,13 @@
 from icl_diversity.figures import save_figure
 from icl_diversity.figures_axes import fig_capacity
 from icl_diversity.io import setup_logging
+from icl_diversity.lr_choice import choice_of, keep_chosen
 from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
-fig = fig_capacity(read_table(snakemake.input.pt_metrics, "pt_metrics"),
+fig = fig_capacity(keep_chosen(read_table(snakemake.input.pt_metrics, "pt_metrics"),
+                               choice_of(snakemake.input)),
                    read_table(snakemake.input.thresholds, "thresholds"), p.axes)
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,
             snakemake.input, snakemake.config,

@@ -3,6 +3,7 @@
 from icl_diversity.figures import save_figure
 from icl_diversity.figures_axes import fig_dimension
 from icl_diversity.io import setup_logging
+from icl_diversity.lr_choice import choice_of, keep_chosen
 from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
@@ -10,6 +11,7 @@ p = snakemake.params
 K = {name: spec["K"] for g in p.groups.values() for name, spec in g["problems"].items()}
 tables = {kind: read_table(snakemake.input[kind], kind) for kind in ("pt_metrics", "baselines")}
 tables = {kind: t[t["problem"].isin(K)] for kind, t in tables.items()}
+tables["pt_metrics"] = keep_chosen(tables["pt_metrics"], choice_of(snakemake.input))
 fig = fig_dimension(tables["pt_metrics"], tables["baselines"],
                     read_table(snakemake.input.thresholds, "thresholds"), p.groups)
 save_figure(fig, [snakemake.output.pdf, snakemake.output.png], snakemake.output.provenance,

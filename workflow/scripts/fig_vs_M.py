@@ -3,6 +3,7 @@
 from icl_diversity.config import Setting
 from icl_diversity.figures import fig_vs_M, save_figure
 from icl_diversity.io import setup_logging
+from icl_diversity.lr_choice import choice_of, keep_chosen
 from icl_diversity.tables import read_table
 
 log = setup_logging(snakemake.log[0])
@@ -11,7 +12,8 @@ p = snakemake.params
 K = spec["K"]
 settings = [Setting.parse(n) for n in p.settings]
 thresholds = read_table(snakemake.input.thresholds, "thresholds")
-fig = fig_vs_M(read_table(snakemake.input.pt_metrics, "pt_metrics", K, problem),
+fig = fig_vs_M(keep_chosen(read_table(snakemake.input.pt_metrics, "pt_metrics", K, problem),
+                           choice_of(snakemake.input)),
                read_table(snakemake.input.baselines, "baselines", K, problem),
                thresholds[(thresholds["group"] == p.group) & (thresholds["problem"] == problem)],
                settings, p.vary, p.columns, inf_dmmse_is_ridge=spec.get("prior", "gaussian") == "gaussian")

@@ -11,13 +11,17 @@ from icl_diversity.io import HOST, Tee, load_npy, load_npz, save_npz, setup_logg
 from icl_diversity.model import ModelConfig
 from icl_diversity.runlock import run_lock
 from icl_diversity.tasks import check_eval_set, check_pool
-from icl_diversity.train import (TrainConfig, final_checkpoint, loss_table, remove_checkpoint,
-                                 stored_predictions, train)
+from icl_diversity.train import (TrainConfig, TrainingDiverged, diverged_outputs, final_checkpoint,
+                                 loss_table, remove_checkpoint, stored_predictions, train)
 
 log = setup_logging(snakemake.log[0])
 p = snakemake.params
 pb, run, seeds = p.problem, p.run, p.seeds
 tr = dict(snakemake.config["train"], **p.train)   # execution knobs come from the config
+# A learning-rate candidate (its setting names its lr, which p.train holds) that diverges
+# is a result, recorded in its outputs (train.diverged_outputs, lr_choice.py); any other
+# run that diverges stops its job.
+candidate = "lr" in run
 
 held = holds_gpu(snakemake.resources)
 device = training_device(tr["device"], held, torch.cuda.is_available(), os.environ.get("CUDA_VISIBLE_DEVICES"))
@@ -62,11 +66,26 @@ with run_lock(outputs[0].parent / "train.lock", wait=tr["lock_wait"], log=log.in
         with open(snakemake.log[0], "a") as job_log, open(outputs[0].parent / "train.log", "a") as run_log:
             run_log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} training on {HOST}, pid {os.getpid()}, "
                           f"log of this job: {os.path.abspath(snakemake.log[0])}\n")
-            result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
-                           device=device, progress_file=Tee(job_log, run_log), compile=tr["compile"],
-                           bf16=tr["bf16"])
-        save_npz(snakemake.output.predictions, **stored_predictions(result))
-        write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
-        save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
+            diverged = None
+            try:
+                result = train(model_cfg, tc, pb, pool, eval_sets, checkpoint_path=p.checkpoint,
+                               device=device, progress_file=Tee(job_log, run_log), compile=tr["compile"],
+                               bf16=tr["bf16"])
+            except TrainingDiverged as e:
+                if not candidate:
+                    raise
+                diverged = e
+                run_log.write(f"DIVERGED, recorded as this learning-rate candidate's result: {e}\n")
+        if diverged is None:
+            save_npz(snakemake.output.predictions, **stored_predictions(result))
+            write_csv(snakemake.output.train_log, pd.DataFrame(loss_table(result["loss"], tc.lr)))
+            save_checkpoint(snakemake.output.model, final_checkpoint(result["model"].cpu(), result["fingerprint"]))
+            log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)
+        else:
+            out = diverged_outputs(model_cfg, tc, pb, pool, eval_sets, diverged)
+            save_npz(snakemake.output.predictions, **out["predictions"])
+            write_csv(snakemake.output.train_log, pd.DataFrame(out["loss"]))
+            save_checkpoint(snakemake.output.model, out["checkpoint"])
+            log.warning("DIVERGED: %s; lr %g is recorded as an unstable candidate (lr_choice.csv)",
+                        diverged, tc.lr)
         remove_checkpoint(p.checkpoint, root=p.checkpoint_root)   # model.pt holds the result now
-        log.info("final train loss %.4f -> %s", result["loss"][-1], snakemake.output.model)

@@ -1,0 +1,227 @@
+"""Adaptive refinement of a sweep group's M grid around its task-diversity threshold.
+
+A group that asks for it (`refine: {coarse, rounds, width, points}` in its sweep) is
+trained first at its coarse grid. After that, and after each refinement round, the
+threshold of each of its curve pairs (a problem and a combination of the fixed axes: the
+two settings whose Delta^{T_True}_{PT,Ridge} curves cross) is estimated exactly as
+tables/thresholds.csv estimates it (threshold.threshold_table: the same chooser and
+interval), and `decide` says what happens next:
+
+- "no significant crossing on the coarse grid": nothing to refine; stop;
+- "converged: interval and bracket narrower than W": stop. The interval (the thresholds
+  table's) covers the sequence and seed noise, not the straight line drawn between the
+  two trained points around a crossing; the *bracket* of a seed (those two points, in
+  log2 M) bounds that, so the widest seed's bracket must be narrower than W octaves too;
+- "rounds spent": the last round has been trained; stop;
+- "no untrained integer M left in the bracket": the grid cannot get finer there; stop;
+- "crossing lost after round r (...)": a refinement round made the crossing
+  insignificant or undetermined (the thresholds table's status in brackets); stop;
+- "refining": train the next M.
+
+The next M lie strictly inside the group's bracket (the union of its seeds'): they span
+the interval clipped to the bracket (next_points), rounded to integers, never an M
+already trained, and one list for the whole curve pair, so that every seed is trained at
+the same M and the seed-level interval is computed at the same points. Pools are nested
+prefixes of one draw (tasks.task_pool), so an integer M between two grid points shares
+its tasks with both.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Setting
+from .io import atomic_path
+from .threshold import threshold_table
+
+NO_COARSE_CROSSING = "no significant crossing on the coarse grid"
+ROUNDS_SPENT = "rounds spent"
+BRACKET_EXHAUSTED = "no untrained integer M left in the bracket"
+REFINING = "refining"
+
+
+def converged(width: float) -> str:
+    return f"converged: interval and bracket narrower than {width:g}"
+
+
+def lost(round_: int, status: str) -> str:
+    return f"crossing lost after round {round_} ({status})"
+
+
+def _finite(x) -> float | None:
+    """A float for JSON: None for NaN."""
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def trained_M(pt_metrics: pd.DataFrame, settings) -> list[int]:
+    """The finite M at which both settings of a curve pair have runs in the table."""
+    per = [{float(m) for m in pt_metrics.loc[pt_metrics["setting"] == s.name, "M"] if np.isfinite(m)}
+           for s in settings]
+    return sorted(int(m) for m in set.intersection(*per))
+
+
+def seed_bracket(log2_M, crossing: float) -> tuple[float, float]:
+    """The trained points just below and just above a crossing (log2 M); NaN on a side
+    with none."""
+    x = np.asarray(log2_M, dtype=float)
+    below, above = x[x < crossing], x[x > crossing]
+    return (float(below.max()) if len(below) else math.nan,
+            float(above.min()) if len(above) else math.nan)
+
+
+def next_points(bracket, interval, trained, points: int) -> list[int]:
+    """Up to `points` new integer M strictly inside the bracket (log2 M of two trained
+    points). The targets (log2 M) span the interval clipped to the bracket, ends
+    included where the interval ends inside the bracket, so that a crossing inside the
+    interval is bracketed by the new points (one point: the middle of the clipped
+    interval; an unknown interval: the whole bracket). Each is rounded to the nearest
+    integer inside the bracket that is neither trained nor already chosen."""
+    a, b = bracket
+    lo, hi = interval
+    if not (np.isfinite(lo) and np.isfinite(hi)) or min(hi, b) <= max(lo, a):
+        lo, hi = a, b
+    lo, hi = max(lo, a), min(hi, b)
+    if points == 1:
+        targets = [(lo + hi) / 2]
+    else:
+        # an end clipped to the bracket is a trained point: place no target on it
+        clipped = (lo == a, hi == b)
+        targets = list(np.linspace(lo, hi, points + sum(clipped)))
+        targets = targets[int(clipped[0]):len(targets) - int(clipped[1])]
+    low, high = int(round(2.0 ** a)), int(round(2.0 ** b))
+    free = [m for m in range(low + 1, high) if m not in set(trained)]
+    chosen = []
+    for target in targets:
+        left = [m for m in free if m not in chosen]
+        if not left:
+            break
+        chosen.append(min(left, key=lambda m: (abs(math.log2(m) - target), m)))
+    return sorted(chosen)
+
+
+def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas, *, round_: int,
+           rounds: int, width: float, points: int, n_boot: int = 1000,
+           previous: dict | None = None) -> dict:
+    """The decision after `round_` refinement rounds (0: the coarse grid) for one curve
+    pair: `settings` (the two values of `vary`) with `seeds`, from their runs in
+    `pt_metrics` and their per-sequence deltas (the inputs of threshold_table).
+
+    `previous` is the pair's decision after the round before; once it has stopped, its
+    decision stands (no run has been added since). Returns a dict: status, stopped,
+    round (this decision's), stopped_round, the threshold (log2_threshold, ci_low,
+    ci_high, interval, threshold_status: the thresholds table's own fields), bracket
+    ([low, high] in log2 M, over seeds), trained_M and next_M (empty unless refining).
+    """
+    if previous is not None and previous["stopped"]:
+        return dict(previous, round=round_)
+    small, large = sorted(settings, key=lambda s: getattr(s, vary))
+    row = threshold_table(pt_metrics, {"pair": (vary, [small, large], list(seeds))}, sequence_deltas,
+                          n_boot=n_boot)
+    overall = row[row["seed"] == "all"].iloc[0]
+    # each seed's own crossing (with one seed, the row over all seeds is that seed's)
+    per_seed = dict(zip(row["seed"], row["log2_threshold"])) if len(seeds) > 1 else \
+        {str(seeds[0]): overall["log2_threshold"]}
+    trained = trained_M(pt_metrics, [small, large])
+    out = dict(round=round_, log2_threshold=_finite(overall["log2_threshold"]),
+               ci_low=_finite(overall["ci_low"]), ci_high=_finite(overall["ci_high"]),
+               interval=str(overall["interval"]), threshold_status=str(overall["status"]),
+               bracket=[None, None], resolution=None, trained_M=trained, next_M=[])
+    found = overall["status"] in ("found", "several")
+    if found:
+        # a seed's crossing lies between two of its runs that are not stuck
+        stuck = pt_metrics[pt_metrics["stuck"] & pt_metrics["setting"].isin([small.name, large.name])]
+        sides = []
+        for seed in map(str, seeds):
+            crossing = per_seed.get(seed, math.nan)
+            if not np.isfinite(crossing):
+                continue
+            left_out = {float(m) for m in stuck.loc[stuck["seed"].astype(str) == seed, "M"]}
+            valid = [m for m in trained if float(m) not in left_out]
+            sides.append(seed_bracket(np.log2(valid), crossing))
+        out["bracket"] = [_finite(min(s[0] for s in sides)), _finite(max(s[1] for s in sides))]
+
+    def stop(status):
+        return dict(out, status=status, stopped=True, stopped_round=round_)
+
+    if not found:
+        return stop(NO_COARSE_CROSSING if round_ == 0 else lost(round_, overall["status"]))
+    ci = (overall["ci_low"], overall["ci_high"])
+    # the interval covers the noise; the interpolation between the two trained points
+    # around a seed's crossing is exact only for straight curves, so the widest of those
+    # brackets must be narrower than `width` too
+    resolution = max(s[1] - s[0] for s in sides)
+    out["resolution"] = _finite(resolution)
+    if np.isfinite(ci[0]) and np.isfinite(ci[1]) and ci[1] - ci[0] < width and resolution < width:
+        return stop(converged(width))
+    if round_ >= rounds:
+        return stop(ROUNDS_SPENT)
+    if None in out["bracket"]:
+        return stop(BRACKET_EXHAUSTED)
+    nxt = next_points(out["bracket"], ci, trained, points)
+    if not nxt:
+        return stop(BRACKET_EXHAUSTED)
+    return dict(out, status=REFINING, stopped=False, stopped_round=None, next_M=nxt)
+
+
+def write_decision(path, decision: dict) -> None:
+    """A round's decision as JSON, written atomically (NaN as null)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(decision, indent=1, allow_nan=False) + "\n")
+
+
+def read_decision(path, group: str, round_: int) -> dict:
+    """A decision file written by write_decision, checked to be `group`'s after `round_`
+    rounds; a damaged or foreign file raises ValueError naming it."""
+    try:
+        decision = json.loads(Path(path).read_text())
+        ok = decision["group"] == group and decision["round"] == round_ and isinstance(decision["pairs"], list)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a refinement decision ({e})") from e
+    if not ok:
+        raise ValueError(f"{path}: holds group {decision.get('group')!r} round {decision.get('round')!r}, "
+                         f"expected group {group!r} round {round_}")
+    return decision
+
+
+# What the thresholds table adds for a refined group (empty for a fixed grid), the same
+# on every row of a curve pair: why its refinement stopped, the rounds whose runs were
+# trained, and its last bracket (log2 M of the trained points around every seed's crossing).
+REFINE_COLUMNS = ["refinement", "refine_rounds", "bracket_low", "bracket_high"]
+FIXED_AXES = ("model", "batch_size", "steps", "weight_decay")
+
+
+def refine_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` with empty REFINE_COLUMNS added where it lacks them."""
+    table = table.copy()
+    for c, dtype in zip(REFINE_COLUMNS, (object, "Int64", float, float)):
+        if c not in table.columns:
+            table[c] = pd.Series(index=table.index, dtype=dtype)
+    return table
+
+
+def with_refinement(table: pd.DataFrame, decision: dict) -> pd.DataFrame:
+    """Threshold rows (threshold_table's, with a `problem` column) with REFINE_COLUMNS
+    filled in for the curve pairs of `decision`, a refined group's last decision; the
+    rows of other groups are returned as they are."""
+    table = refine_columns(table)
+    vary = decision["vary"]
+    for pair in decision["pairs"]:
+        small = Setting.parse(pair["settings"][0])
+        rows = (table["group"] == decision["group"]) & (table["problem"] == pair["problem"])
+        for axis in FIXED_AXES:
+            if axis != vary:
+                rows &= table[axis].astype(float if axis != "model" else str) == \
+                    (getattr(small, axis) if axis == "model" else float(getattr(small, axis)))
+        if not rows.any():
+            raise ValueError(f"no threshold row for the curve pair {pair['settings']} of group "
+                             f"{decision['group']!r} ({pair['problem']})")
+        low, high = pair["bracket"]
+        table.loc[rows, "refinement"] = pair["status"]
+        table.loc[rows, "refine_rounds"] = pair["stopped_round"] if pair["stopped"] else decision["round"]
+        table.loc[rows, "bracket_low"] = np.nan if low is None else low
+        table.loc[rows, "bracket_high"] = np.nan if high is None else high
+    return table

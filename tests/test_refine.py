@@ -1,0 +1,270 @@
+"""Adaptive refinement of the M grid (refine.py) on simulated studies whose crossing is
+known exactly: Delta^{T_True}_{PT,Ridge} of the small batch is flat, that of the large
+batch a tanh in log2 M that crosses it at TRUE, each run measured on N sequences."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from icl_diversity.config import Setting
+from icl_diversity.refine import (BRACKET_EXHAUSTED, NO_COARSE_CROSSING, REFINING, ROUNDS_SPENT,
+                                  converged, decide, next_points, seed_bracket)
+from icl_diversity.threshold import threshold_table
+
+PAIR = [Setting("tiny", 64, 100, 0.0), Setting("tiny", 128, 100, 0.0)]
+TRUE = 5.3          # log2 M at which the two curves cross
+N = 400
+
+
+def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=0.2, scale=0.7,
+             noise=0.05, seed_shift=0.0, n_boot=200):
+    """Run the refinement loop as the workflow does (decision r from the runs of the
+    coarse grid and of rounds < r); returns the decisions and the deltas of every run."""
+    deltas = {}
+
+    def sequence_deltas(name, seed, M):
+        key = (name, int(seed), float(M))
+        if key not in deltas:
+            s = Setting.parse(name)
+            x = math.log2(M)
+            centre = true + seed_shift * (seed - np.mean(seeds))
+            mean = 0.5 + (amplitude * math.tanh(-(x - centre) / scale) if s.batch_size == 128 else 0.0)
+            rng = np.random.default_rng([s.batch_size, int(seed), int(M)])
+            deltas[key] = mean + noise * rng.standard_normal(N)
+        return deltas[key]
+
+    trained, previous, decisions = list(coarse), None, []
+    for r in range(rounds + 1):
+        rows = [dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name, seed=seed,
+                     M=float(M), stuck=False, value=float(np.mean(sequence_deltas(s.name, seed, M))))
+                for s in PAIR for seed in seeds for M in trained]
+        d = decide(pd.DataFrame(rows), "batch_size", PAIR, list(seeds), sequence_deltas, round_=r,
+                   rounds=rounds, width=width, points=points, n_boot=n_boot, previous=previous)
+        assert not set(d["next_M"]) & set(trained)
+        trained += d["next_M"]
+        decisions.append(d)
+        previous = d
+    return decisions, sequence_deltas
+
+
+def test_refinement_converges_to_the_known_crossing():
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=5, width=0.25, points=2, noise=0.02)
+    final = decisions[-1]
+    assert final["status"] == converged(0.25) and final["stopped"]
+    assert final["log2_threshold"] == pytest.approx(TRUE, abs=0.05)
+    assert final["ci_low"] <= TRUE <= final["ci_high"]
+    assert final["ci_high"] - final["ci_low"] < 0.25 and final["resolution"] < 0.25
+    a, b = final["bracket"]
+    assert a < TRUE < b and b - a < 0.25
+    # the coarse grid alone is off by more than the stopping width (a straight line
+    # between 2^5 and 2^7 through a tanh), which the refinement removes
+    assert abs(decisions[0]["log2_threshold"] - TRUE) > 0.25
+    assert decisions[0]["status"] == REFINING
+    # a decision after the stop stands as it was
+    stop = final["stopped_round"]
+    assert all(d["status"] == final["status"] and d["next_M"] == [] for d in decisions[stop:])
+    assert stop < 5
+
+
+def test_the_final_decision_is_the_thresholds_table_row():
+    decisions, deltas = simulate([2, 8, 32, 128, 512], rounds=2, width=0.25, points=2, noise=0.02)
+    Ms = decisions[-1]["trained_M"]
+    rows = [dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name, seed=0, M=float(M),
+                 stuck=False, value=0.0) for s in PAIR for M in Ms]
+    table = threshold_table(pd.DataFrame(rows), {"g": ("batch_size", PAIR, [0])}, deltas, n_boot=200)
+    row = table.iloc[0]
+    final = decisions[-1]
+    assert (final["log2_threshold"], final["ci_low"], final["ci_high"]) == \
+        (row["log2_threshold"], row["ci_low"], row["ci_high"])
+    assert final["threshold_status"] == row["status"] and final["interval"] == row["interval"]
+
+
+@pytest.mark.parametrize("points", [1, 2, 3])
+def test_new_points_are_integers_inside_the_bracket_and_never_trained_twice(points):
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=3, width=0.01, points=points, noise=0.05)
+    for before, after in zip(decisions, decisions[1:]):
+        new = before["next_M"]
+        assert all(isinstance(m, int) for m in new) and len(new) == len(set(new)) <= points
+        a, b = before["bracket"]
+        assert all(a < math.log2(m) < b for m in new)
+        assert not set(new) & set(before["trained_M"])
+        assert after["trained_M"] == sorted(before["trained_M"] + new)
+
+
+def test_it_stops_when_the_rounds_are_spent():
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=2, width=0.001, points=2, noise=0.05)
+    assert [d["status"] for d in decisions] == [REFINING, REFINING, ROUNDS_SPENT]
+    assert decisions[-1]["next_M"] == [] and len(decisions[-1]["trained_M"]) == 5 + 2 * 2
+
+
+def test_it_stops_without_a_significant_crossing_on_the_coarse_grid():
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=3, width=0.25, points=2, amplitude=0.0)
+    assert all(d["status"] == NO_COARSE_CROSSING and d["stopped_round"] == 0 for d in decisions)
+    assert decisions[0]["threshold_status"] in ("none found", "not significant")
+    assert decisions[-1]["trained_M"] == [2, 8, 32, 128, 512]
+
+
+def test_it_stops_when_no_untrained_integer_is_left_in_the_bracket():
+    # a crossing between M = 2 and M = 3: after 3 is trained, no integer is left between
+    decisions, _ = simulate([2, 4, 16, 64], rounds=4, width=0.001, points=1, true=1.3, scale=0.3,
+                            noise=0.02)
+    assert decisions[0]["next_M"] == [3]
+    assert decisions[1]["status"] == BRACKET_EXHAUSTED and decisions[1]["bracket"] == [1.0, math.log2(3)]
+    assert decisions[-1]["trained_M"] == [2, 3, 4, 16, 64]
+
+
+def test_every_seed_gets_the_same_new_points_and_the_bracket_holds_every_seeds_crossing():
+    seeds = (0, 1, 2)
+    decisions, deltas = simulate([2, 8, 32, 128, 512], rounds=2, width=0.01, points=2, seeds=seeds,
+                                 seed_shift=0.3, noise=0.02)
+    d = decisions[0]
+    assert d["interval"] == "seeds and sequences" and d["status"] == REFINING
+    rows = [dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name, seed=seed,
+                 M=float(M), stuck=False, value=0.0)
+            for s in PAIR for seed in seeds for M in d["trained_M"]]
+    own = threshold_table(pd.DataFrame(rows), {"g": ("batch_size", PAIR, list(seeds))}, deltas, n_boot=200)
+    crossings = own[own["seed"] != "all"]["log2_threshold"]
+    a, b = d["bracket"]
+    assert len(crossings) == 3 and all(a < c < b for c in crossings)
+    # one list of new M for the pair: every seed's runs at the same M (the decision has no
+    # per-seed points to differ)
+    assert "next_M" in d and not any(k.startswith("next_M_") for k in d)
+
+
+def test_a_stuck_run_is_not_a_bracket_end():
+    x = np.log2([2, 8, 32, 128])
+    assert seed_bracket(x, 5.5) == (5.0, 7.0)
+    assert seed_bracket(np.delete(x, 2), 5.5) == (3.0, 7.0)
+
+
+@pytest.mark.parametrize("bracket,interval,trained,points,want", [
+    ((5.0, 7.0), (5.5, 6.0), [32, 128], 2, [45, 64]),         # the interval's ends
+    ((5.0, 7.0), (5.5, 6.0), [32, 128], 1, [54]),             # its middle, 2^5.75
+    ((5.0, 7.0), (4.0, 8.0), [32, 128], 1, [64]),             # clipped: the bracket's middle
+    ((5.0, 7.0), (4.0, 8.0), [32, 128], 3, [45, 64, 91]),     # clipped: 3 inside, none on an end
+    ((5.0, 7.0), (float("nan"),) * 2, [32, 128], 1, [64]),    # no interval: the bracket
+    ((5.0, 6.0), (5.0, 6.0), [32, 45, 64], 1, [46]),          # 2^5.5 trained: the nearest free in log2
+    ((1.0, math.log2(3)), (1.0, 1.5), [2, 3], 2, []),         # no integer between 2 and 3
+])
+def test_next_points(bracket, interval, trained, points, want):
+    assert next_points(bracket, interval, trained, points) == want
+
+
+# ---- the config: a group opts in with `refine`; its coarse grid is its static grid
+
+from icl_diversity import config as cfg  # noqa: E402
+
+REFINE = {"coarse": [2, 8, 32, 128, "inf"], "rounds": 3, "width": 0.25}
+
+
+def refined_config(**group):
+    """config.yaml with its batch group refined (and `group` merged into it); Fig 5 and
+    connectivity draw that group, so the top-level grid is its coarse grid."""
+    return cfg.load_config(None, {"M": REFINE["coarse"], "analysis": {"interpolation": {"M": [8, 32]}},
+                                  "sweeps": {"batch": dict({"refine": dict(REFINE)}, **group)}})
+
+
+def test_fig5_and_connectivity_read_a_refined_groups_coarse_grid():
+    with pytest.raises(cfg.ConfigError, match="a refined group's grid is its refine.coarse"):
+        cfg.load_config(None, {"sweeps": {"batch": {"refine": dict(REFINE)}}})
+
+
+def test_a_refined_group_starts_from_its_coarse_grid():
+    config = refined_config()
+    assert cfg.sweep_refine(config, "batch") == dict(REFINE, points=2)     # the schema's default
+    assert cfg.sweep_M_labels(config, "batch") == ["2", "8", "32", "128", "inf"]
+    assert sorted({M for *_, M in cfg.all_runs(config)}, key=float) == ["2", "8", "32", "128", "inf"]
+    (problem, small, large), = cfg.refine_pairs(config, "batch")
+    assert (small.batch_size, large.batch_size) == (64, 128) and problem == cfg.main_problem(config).name
+    # the plan's worst case: 3 rounds x 2 points, for both settings, below the largest coarse M
+    extra = cfg.refine_runs_at_most(config)
+    assert len(extra) == 3 * 2 * 2
+    assert sorted({int(M) for *_, M in extra}) == [122, 123, 124, 125, 126, 127]
+    assert cfg.sweep_refine(cfg.load_config(None), "batch") is None          # the default: fixed
+
+
+def test_curve_pairs_are_per_problem_and_combination_of_the_fixed_axes():
+    group = dict(vary="batch_size", batch_size=[64, 128], steps=[6000], model=["tiny"],
+                 weight_decay=[0.0, 0.01], D=[2, 4], refine=REFINE)     # a group no figure draws
+    config = cfg.load_config(None, {"sweeps": {"adaptive": group}})
+    pairs = cfg.refine_pairs(config, "adaptive")
+    assert {p for p, _, _ in pairs} == {"D2-K16-noise0.25", "D4-K16-noise0.25"}
+    assert len(pairs) == 2 * 2
+    assert {(s.weight_decay, l.weight_decay) for _, s, l in pairs} == {(0.0, 0.0), (0.01, 0.01)}
+    assert all((s.batch_size, l.batch_size) == (64, 128) for _, s, l in pairs)
+
+
+@pytest.mark.parametrize("group,message", [
+    ({"M": [2, 8]}, "give M (a fixed grid) or refine.coarse"),
+    ({"batch_size": [64, 128, 256]}, "needs exactly two values of batch_size"),
+    ({"batch_size": [64]}, "needs exactly two values of batch_size"),
+    ({"refine": dict(REFINE, coarse=[32, "inf"])}, "needs at least two finite M"),
+    ({"refine": dict(REFINE, rounds=0)}, "sweeps.batch.refine.rounds"),
+    ({"refine": dict(REFINE, width=0)}, "sweeps.batch.refine.width"),
+    ({"refine": dict(REFINE, coarse=[2, 3, 8])}, "sweeps.batch.refine.coarse"),
+    ({"refine": dict(REFINE, step=2)}, "sweeps.batch.refine"),
+    ({"refine": {"coarse": [2, 8], "width": 0.25}}, "'rounds' is a required property"),
+])
+def test_a_bad_refine_block_is_refused_naming_its_key(group, message):
+    with pytest.raises(cfg.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        refined_config(**group)
+
+
+def test_the_plan_counts_the_worst_case_and_what_the_fixed_grid_would_train():
+    from icl_diversity.plan import load_rates, plan
+    group = dict(vary="batch_size", batch_size=[64, 128], steps=[6000], model=["tiny"], seed=[0, 1],
+                 weight_decay=[0.0, 0.01], refine=dict(REFINE, coarse=[2, 32, 256], rounds=2, points=1))
+    config = cfg.load_config(None, {"sweeps": {"adaptive": group}})
+    text = plan(config, load_rates())
+    # 2 curve pairs (the decays) x 2 settings x 2 seeds: 8 runs per M; 3 coarse M, 2 x 1 more
+    coarse, added, fixed = 8 * 3, 8 * 2 * 1, 8 * len(config["M"])
+    assert f"refined group adaptive: at most {coarse + added} runs (coarse grid {coarse}, then 2 rounds " \
+        f"x 1 M x 2 curve pair(s) x 4 runs: {added}); on the top-level grid of {len(config['M'])} M it " \
+        f"would train {fixed}, {fixed - coarse - added} more" in text
+    # the job counts include the worst case
+    total = len(cfg.all_runs(config)) + len(cfg.reference_runs(config)) + added
+    assert text.splitlines()[0].startswith(f"{total} training jobs")
+
+
+# ---- the decision files and the thresholds table's refinement columns
+
+from icl_diversity.refine import (read_decision, refine_columns, with_refinement,  # noqa: E402
+                                  write_decision)
+
+
+def test_a_decision_file_is_read_back_and_a_foreign_or_cut_one_is_refused(tmp_path):
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=1, width=0.25, points=1, noise=0.02)
+    doc = dict(group="batch", round=1, vary="batch_size", pairs=[dict(decisions[1], problem="p",
+                                                                        settings=[s.name for s in PAIR])])
+    path = tmp_path / "round1.json"
+    write_decision(path, doc)
+    assert read_decision(path, "batch", 1) == doc
+    with pytest.raises(ValueError, match="expected group 'batch' round 2"):
+        read_decision(path, "batch", 2)
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(ValueError, match="round1.json: not a refinement decision"):
+        read_decision(path, "batch", 1)
+
+
+def test_the_thresholds_table_says_why_each_curve_pair_stopped():
+    pairs = {wd: [Setting("tiny", b, 100, wd) for b in (64, 128)] for wd in (0.0, 0.1)}
+    rows = [dict(group=g, problem="p", vary="batch_size", model="tiny", batch_size=None, steps=100,
+                 weight_decay=wd, seed=seed) for g in ("adaptive", "fixed") for wd in pairs
+            for seed in ("all", "0", "1")]
+    decision = dict(group="adaptive", round=3, vary="batch_size", pairs=[
+        dict(problem="p", settings=[s.name for s in pairs[0.0]], status=converged(0.25), stopped=True,
+             stopped_round=2, bracket=[5.2, 5.4]),
+        dict(problem="p", settings=[s.name for s in pairs[0.1]], status=NO_COARSE_CROSSING, stopped=True,
+             stopped_round=0, bracket=[None, None])])
+    table = with_refinement(refine_columns(pd.DataFrame(rows)), decision)
+    adaptive = table[table["group"] == "adaptive"].set_index(["weight_decay", "seed"])
+    assert (adaptive.loc[0.0, "refinement"] == converged(0.25)).all()
+    assert (adaptive.loc[0.0, "refine_rounds"] == 2).all()
+    assert (adaptive.loc[0.0, "bracket_low"] == 5.2).all() and (adaptive.loc[0.0, "bracket_high"] == 5.4).all()
+    assert (adaptive.loc[0.1, "refinement"] == NO_COARSE_CROSSING).all()
+    assert adaptive.loc[0.1, "bracket_low"].isna().all()
+    fixed = table[table["group"] == "fixed"]
+    assert fixed["refinement"].isna().all() and fixed["refine_rounds"].isna().all()
+    with pytest.raises(ValueError, match="no threshold row for the curve pair"):
+        with_refinement(table, dict(decision, group="other"))
