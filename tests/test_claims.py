@@ -326,6 +326,15 @@ def test_the_t_star_exponent_is_judged_by_the_fits_interval():
     assert abs(float(row["value"]) - 1.0) < 0.15
 
 
+def test_an_exponent_whose_interval_holds_0_and_the_papers_is_not_testable():
+    tables = default_tables(thresholds=thresholds(threshold(log2=8.5, lo=8.2, hi=8.8)),
+                            pt_curves=pt_curves(exponent=0.2, scatter=(3.0, 0.3, 2.5, 0.4, 3.0, 0.3, 1.0)))
+    row = claims(tables)[f"t_star_exponent ({SETTINGS[0]})"]
+    lo, hi = (float(x) for x in re.findall(r"-?\d+\.\d+", row["interval"]))
+    assert lo < 0 < 0.47 < hi                        # the scatter makes the fit uninformative
+    assert row["verdict"] == NOT_TESTABLE and "cannot tell them apart" in row["why"]
+
+
 def test_the_t_star_exponent_is_not_testable_without_a_fit_range_or_points():
     # the default fits below the batch group's threshold: none found, nothing fitted
     rows = claims(default_tables(thresholds=thresholds(threshold(status="none found"))))

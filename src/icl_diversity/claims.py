@@ -575,6 +575,14 @@ def dynamics_rows(curves: pd.DataFrame, thresholds: pd.DataFrame, config: dict) 
                              value=_num(b, ".2f"),
                              why=f"{n} interior minima at {where}: two points give no interval"))
             continue
+        if lo <= 0 <= hi and lo <= PAPER_T_STAR_EXPONENT <= hi:
+            # an interval that holds both "no dependence on M" and the paper's exponent
+            # tells neither apart: no verdict either way
+            rows.append(_row(claim=claim, **head, verdict=NOT_TESTABLE, source=source,
+                             value=_num(b, ".2f"), interval=_interval(lo, hi, ".2f"),
+                             why=f"the 95% t-interval of the fit over {n} interior minima at {where} "
+                                 f"holds both 0 and {PAPER_T_STAR_EXPONENT}: it cannot tell them apart"))
+            continue
         inside = lo <= PAPER_T_STAR_EXPONENT <= hi
         rows.append(_row(claim=claim, **head, verdict=REPRODUCED if inside else NOT_REPRODUCED,
                          source=source, value=_num(b, ".2f"),
