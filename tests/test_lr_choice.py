@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ROOT, snakemake
 from icl_diversity import config as cfg
-from icl_diversity.lr_choice import (CHOICE_COLUMNS, choose_lr, keep_chosen, no_choice_reason,
+from icl_diversity.lr_choice import (CHOICE_COLUMNS, choice_of, choose_lr, keep_chosen, no_choice_reason,
                                      read_choice, read_train_loss, run_setting)
 from icl_diversity.threshold import threshold_table
 
@@ -316,6 +316,18 @@ def test_the_choice_reads_back_as_written(tmp_path):
     bad.to_csv(path, index=False)
     with pytest.raises(ValueError, match="an unstable candidate is marked chosen|several chosen"):
         read_choice(path)
+
+
+def test_the_choice_is_found_among_a_rules_inputs(tmp_path):
+    from snakemake.iocontainers import Namedlist
+    path = tmp_path / "lr_choice.csv"
+    choose_lr(candidate_runs({0.001: 0.5, 0.01: 0.1})).to_csv(path, index=False)
+    # as Snakemake hands a named input given as a list: the list, empty without candidates
+    given = Namedlist(fromdict={"pt_metrics": "pt.csv", "lr_choice": Namedlist([str(path)])})
+    assert choice_of(given).loc[lambda c: c["chosen"], "lr"].tolist() == [0.01]
+    assert choice_of(Namedlist(fromdict={"pt_metrics": "pt.csv", "lr_choice": Namedlist([])})) is None
+    assert choice_of(Namedlist(fromdict={"pt_metrics": "pt.csv"})) is None
+    assert choice_of({"lr_choice": str(path)})["chosen"].sum() == 1
 
 
 # ---------------------------------------------------------------- the one filter

@@ -47,8 +47,9 @@ def decision(wf, r) -> dict:
 def planned_runs(wf, *extra) -> list[tuple[str, str]]:
     """(setting, M) of every train job a dry run plans."""
     out = snakemake("-n", *extra, *ARGS, cwd=wf).stdout
-    blocks = re.findall(r"^rule train:\n(.*?)(?:\n\n|\Z)", out, re.S | re.M)
-    return sorted(re.search(r"setting=([^,\s]+), seed=\d+, M=(\w+)", b).groups() for b in blocks)
+    # each job's block: "rule train:", then indented lines, one of them its wildcards
+    return sorted(re.findall(r"^rule train:\n(?:[ \t].*\n)*?[ \t]+wildcards: pdir=[^,]+, "
+                             r"setting=([^,\s]+), seed=\d+, M=(\w+)", out, re.M))
 
 
 def models(wf, config) -> dict:

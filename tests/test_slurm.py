@@ -221,14 +221,14 @@ def slurm_run(slurm_env, tmp_path_factory):
 
 def rule_of(job: dict) -> str:
     """The rule of a Slurm job, from the comment the plugin gives it (rule_NAME_wildcards_...);
-    for a group job, the group and its rules (rule_GROUP_RULE1_RULE2...)."""
-    return re.match(r"rule_(\w+?)(?:_wildcards_|$)", job["Comment"]).group(1)
+    for a group job, the group and its rules (rule_GROUP_RULE1_..._RULE5_..., the first five)."""
+    return re.match(r"rule_(\w+?)(?:_wildcards_|_\.\.\.$|$)", job["Comment"]).group(1)
 
 
 def group_of(job: dict) -> str | None:
     """The group of a Slurm job that runs a group job, else None."""
-    name = rule_of(job)
-    return next((g for g in GROUPS if name.startswith(f"{g}_")), None)
+    match = re.match(rf"rule_({'|'.join(GROUPS)})_", job["Comment"])
+    return match and match.group(1)
 
 
 def files_under(folder: Path) -> set[str]:

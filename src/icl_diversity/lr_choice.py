@@ -168,9 +168,13 @@ def read_choice(path) -> pd.DataFrame:
 
 def choice_of(inputs) -> pd.DataFrame | None:
     """The study's choice from a rule's inputs (`lr_choice`, declared only in a study with
-    learning-rate candidates), else None."""
-    path = inputs.get("lr_choice") if hasattr(inputs, "get") else None
-    return read_choice(path) if path else None
+    learning-rate candidates), else None. The rules name it as a list (empty in a study
+    without candidates), which Snakemake hands over as a list."""
+    paths = inputs.get("lr_choice") if hasattr(inputs, "get") else None
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths or [])
+    if len(paths) > 1:
+        raise ValueError(f"one lr_choice table expected, got {paths}")
+    return read_choice(paths[0]) if paths else None
 
 
 def run_setting(choice: pd.DataFrame | None, problem: str, name: str) -> str | None:

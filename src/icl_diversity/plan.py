@@ -342,6 +342,8 @@ def human_bytes(n: float) -> str:
 
 
 def human_hours(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
@@ -456,11 +458,10 @@ def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_ra
                  "tuning sequences, then at the chosen one on both sets; the Laplace prior's Gibbs "
                  f"sweeps ({LAPLACE_BURN_IN} burn-in + {config['eval']['laplace_sweeps']}); Ridge: not counted "
                  "(a D x D solve per sequence and position)")
-    near_M = {k: sorted({int(n[len("at M = "):]) for n in v if n.startswith("at M = ")})
-              for k, v in baseline_notes.items()}
-    if any(near_M.values()):
-        lines.append("  per unit of work as measured at the nearest measured M (log scale), for the "
-                     "other M: " + ", ".join(f"{k} (M = {', '.join(map(str, v))})" for k, v in near_M.items() if v))
+    near_M = sorted({int(n[len("at M = "):]) for v in baseline_notes.values() for n in v if n.startswith("at M = ")})
+    if near_M:
+        lines.append("  an M not measured takes the rate per unit of the nearest measured M (log scale): "
+                     f"M = {', '.join(map(str, near_M))}")
     estimated_D = {k: [n for n in v if n.startswith("estimated")] for k, v in baseline_notes.items()}
     if any(estimated_D.values()):
         lines.append("  ≈ a D never measured: the nearest measured D's rate, scaled by D (dMMSE) or "
