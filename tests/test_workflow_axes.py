@@ -193,7 +193,7 @@ def planned_outputs(*args, cwd) -> dict[str, list[str]]:
     "(update)" left out)."""
     out = snakemake("-n", "--printshellcmds", *args, cwd=cwd).stdout
     found = {}
-    for rule, outputs in re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+output: (.*)$", out, re.M):
+    for rule, outputs in re.findall(r"^[ \t]*(?:local)?rule (\w+):\n(?:.*\n)*?\s+output: (.*)$", out, re.M):
         found.setdefault(rule, []).extend(re.sub(r"\s*\(\w+\)$", "", o.strip()) for o in outputs.split(","))
     return found
 
