@@ -358,8 +358,9 @@ def final_decisions():
 
 
 def all_decisions():
-    """Every decision of every refined group: an input of each rule whose params read
-    them (Snakemake requires the checkpoint outputs a rule's params depend on as inputs)."""
+    """Every decision of every refined group: the inputs of a rule whose params read the
+    decisions as written (refined_runs(..., written=True)), so that Snakemake runs the
+    rule after them and rebuilds its job whenever one is rewritten."""
     return [refine_decision(g, r) for g, spec in REFINED.items() for r in range(spec["rounds"] + 1)]
 
 
@@ -376,15 +377,26 @@ def coarse_runs(group):
     ]
 
 
-def refined_runs(group, rounds):
+def refined_runs(group, rounds, written=False):
     """(problem, setting, seed, M) of the runs the first `rounds` rounds of a refined group
-    added: each decision's new M, for both settings of its curve pair and every seed."""
+    added: each decision's new M, for both settings of its curve pair and every seed.
+
+    Through the checkpoint (input functions, and the params of rules whose inputs go
+    through it); `written`: the decisions written so far, as they are on disk, for the
+    params of a rule whose inputs are the decision files themselves (all_decisions): a
+    params function that went through the checkpoint there leaves the rule's dependants
+    planned in a dry run of a finished study, and an input function that did fails when
+    the rule is in a job group (Snakemake 9)."""
     seeds = cfg.sweep_seeds(config, group)
     runs = []
     for r in range(rounds):
-        decision = json.loads(
-            Path(checkpoints.refine.get(group=group, round=str(r)).output.decision).read_text()
-        )
+        if written:
+            path = Path(refine_decision(group, r))
+            if not path.exists():
+                break
+        else:
+            path = Path(checkpoints.refine.get(group=group, round=str(r)).output.decision)
+        decision = json.loads(path.read_text())
         for pair in decision["pairs"]:
             runs += [
                 (pair["problem"], s, seed, str(M))
@@ -400,11 +412,12 @@ def decision_runs(wildcards):
     return coarse_runs(wildcards.group) + refined_runs(wildcards.group, int(wildcards.round))
 
 
-def study_runs():
-    """Every training run of the study, each once: RUNS, and every run refinement added."""
+def study_runs(written=False):
+    """Every training run of the study, each once: RUNS, and every run refinement added
+    (`written`: refined_runs')."""
     runs = dict.fromkeys(RUNS)
     for g, spec in REFINED.items():
-        runs.update(dict.fromkeys(refined_runs(g, spec["rounds"])))
+        runs.update(dict.fromkeys(refined_runs(g, spec["rounds"], written)))
     return list(runs)
 
 
@@ -414,22 +427,23 @@ def once_refined(make):
     return (lambda wildcards: make()) if REFINED else make()
 
 
-def sweep_group_params():
+def sweep_group_params(written=False):
     """group_params of every sweep group, by group and without its name; a refined
-    group's M is its coarse grid and every M its rounds added."""
+    group's M is its coarse grid and every M its rounds added (`written`: refined_runs')."""
     out = {}
     for g in config["sweeps"]:
         out[g] = {k: v for k, v in group_params(g).items() if k != "group"}
         if g in REFINED:
-            added = {m for _, _, _, m in refined_runs(g, REFINED[g]["rounds"])}
+            added = {m for _, _, _, m in refined_runs(g, REFINED[g]["rounds"], written)}
             out[g]["M"] = sorted(set(out[g]["M"]) | added, key=float)
     return out
 
 
-def refined_benchmarks():
-    """The benchmark records of the training and baseline jobs refinement added."""
+def refined_benchmarks(written=False):
+    """The benchmark records of the training and baseline jobs refinement added
+    (`written`: refined_runs')."""
     pdir = lambda p: Path(cfg.problem_dir(config, p)).name
-    added = [r for r in study_runs() if r not in set(RUNS)]
+    added = [r for r in study_runs(written) if r not in set(RUNS)]
     base = {p: set(cfg.problem_M_labels(config, p)) for p in PROBLEMS}
     Ms = dict.fromkeys((p, m) for p, _, _, m in added if m not in base[p])
     return benchmark_records(

@@ -61,10 +61,10 @@ if RUNS:
             refine=all_decisions(),
             code=code("summary.py"),
         params:
-            groups=once_refined(sweep_group_params),
+            groups=once_refined(lambda: sweep_group_params(written=True)),
             main_group=SUMMARY_GROUP,
             figures=FIGURES,
-            benchmarks=once_refined(lambda: SUMMARY_BENCHMARKS + refined_benchmarks()),
+            benchmarks=once_refined(lambda: SUMMARY_BENCHMARKS + refined_benchmarks(written=True)),
         log:
             f"{OUT}/logs/summary.log",
         group:
