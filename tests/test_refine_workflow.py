@@ -133,5 +133,11 @@ def test_refinement_round_by_round_kill_and_rerun(workflow):
     assert sorted(set(pt["M"])) == sorted(float(m) for m in final["trained_M"])
     base = pd.read_csv(wf / "out" / "studies" / "smoke_refine" / "tables" / "baselines.csv")
     assert {float(m) for m in final["trained_M"]} <= set(base["M"])
+    # the summary shows each round's decision up to the last
+    summary = (wf / "out" / "studies" / "smoke_refine" / "summary.md").read_text()
+    part = summary.split("## Refinement of M", 1)[1].split("\n## ", 1)[0]
+    rounds = [line.split("|")[4].strip() for line in part.splitlines() if line.startswith("| `batch`")]
+    assert rounds == [str(r) for r in range(final["stopped_round"] + 1)]
+    assert final["status"] in part
     # and a finished study trains nothing more
     assert planned_jobs(*ARGS, cwd=wf) == {}

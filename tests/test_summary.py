@@ -14,8 +14,8 @@ from conftest import ROOT
 from icl_diversity import config as cfg
 from icl_diversity.provenance import sha256
 from icl_diversity.summary import (figures_section, number, per_seed_rows, read_benchmarks,
-                                   store_keys_section, stuck_section, summary_markdown,
-                                   threshold_rows, timing_rows)
+                                   refine_section, store_keys_section, stuck_section,
+                                   summary_markdown, threshold_rows, timing_rows)
 from icl_diversity.tables import read_table
 
 PROBLEM = "D3-K8-noise0.25"
@@ -165,6 +165,43 @@ def test_the_page_has_every_section_in_order():
     assert titles == ["Study `toy`", "Task-diversity thresholds", "PT against Ridge and dMMSE, per seed",
                       "Stuck runs", "Wall and CPU time per rule", "Figures", "Store keys"]
     assert "`abc123`" in text and "12 training runs" in text
+
+
+def decisions():
+    """A refined group's three decisions: round 0 refines (one new M, 6), round 1
+    converges, and round 2 repeats round 1's decision (the pair had stopped)."""
+    pair = dict(problem=PROBLEM, settings=[B8, B16], interval="sequences only (one seed)",
+                threshold_status="found", resolution=None)
+    r0 = dict(pair, round=0, log2_threshold=2.31, ci_low=1.9, ci_high=2.7, bracket=[1.0, 4.0],
+              trained_M=[2, 16], next_M=[6], status="refining", stopped=False, stopped_round=None)
+    r1 = dict(pair, round=1, log2_threshold=2.42, ci_low=2.39, ci_high=2.46,
+              bracket=[1.0, 2.584962500721156], trained_M=[2, 6, 16], next_M=[],
+              status="converged: interval and bracket narrower than 2", stopped=True, stopped_round=1)
+    head = dict(group="batch", vary="batch_size", seeds=[0, 1], coarse=[2, 16, "inf"], rounds=2,
+                width=2, points=1)
+    return [dict(head, round=2, pairs=[dict(r1, round=2)]), dict(head, round=0, pairs=[r0]),
+            dict(head, round=1, pairs=[r1])]
+
+
+def test_refine_section_shows_each_round_until_the_pair_stopped_and_the_runs_trained():
+    group = dict(GROUP, M=["2", "6", "16", "inf"])
+    text = refine_section(decisions(), {"batch": group})
+    rows = markdown_table_after(text, "## Refinement of M")
+    assert [r["round"] for r in rows] == ["0", "1"]          # round 2 repeats round 1: not shown
+    assert rows[0]["M trained (finite)"] == "2, 16" and rows[0]["next M"] == "6"
+    assert rows[0]["bracket (M)"] == "[2, 16]" and rows[0]["95% interval"] == "[1.90, 2.70]"
+    assert rows[1]["log2 M*"] == "2.42" and rows[1]["bracket (M)"] == "[2, 6]"
+    assert rows[1]["status"].startswith("converged") and rows[1]["next M"] == "—"
+    # 2 settings x 2 seeds x 4 M (inf included)
+    assert "`batch` trained 16 runs" in text and "{2, 6, 16, ∞}" in text
+
+
+def test_the_page_shows_refinement_only_for_a_study_that_refines():
+    args = ("toy", "abc123", {"batch": GROUP}, "batch", threshold_table(), pt_rows(), baseline_rows(),
+            read_benchmarks([]), {"fig2": "batch"}, {})
+    titles = re.findall(r"^## (.*)$", summary_markdown(*args, decisions=decisions()), re.M)
+    assert titles[titles.index("Task-diversity thresholds") + 1] == "Refinement of M"
+    assert "Refinement of M" not in summary_markdown(*args)
 
 
 # ---------------------------------------------------------------- the smoke run

@@ -1,6 +1,7 @@
 """A study's summary page (summary.md, Markdown that reads on GitHub), written from its
 tables and benchmark records so that no number in it is ever typed: the sweep, the
-paper's claims judged from the tables (claims.py), the thresholds, the paired-by-seed
+paper's claims judged from the tables (claims.py), the thresholds, how refined groups
+chose their M (refine.py's decisions, round by round), the paired-by-seed
 differences of thresholds along the compared axes (when the study compares any), the PT
 against Ridge and dMMSE at each M, the runs left out as stuck, the time each rule took,
 the figures and the store keys.
@@ -184,6 +185,50 @@ def threshold_section(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) 
         markdown_table(head, threshold_rows(thresholds, pt, groups)))
 
 
+# ---------------------------------------------------------------- refinement of M
+
+def refine_rows(decisions: list[dict]) -> list[list[str]]:
+    """One Markdown row per refined curve pair and round, up to the round its refinement
+    stopped at (a stopped pair's later decisions repeat it)."""
+    out = []
+    for d in sorted(decisions, key=lambda d: (d["group"], d["round"])):
+        for pair in d["pairs"]:
+            if pair["stopped"] and pair["stopped_round"] < d["round"]:
+                continue
+            low, high = pair["bracket"]
+            bracket = (f"[{M_text(round(2.0 ** low))}, {M_text(round(2.0 ** high))}]"
+                       if low is not None and high is not None else DASH)
+            interval = (f"[{number(pair['ci_low'], '.2f')}, {number(pair['ci_high'], '.2f')}]"
+                        if pair["ci_low"] is not None else DASH)
+            out.append([f"`{d['group']}`", f"`{pair['problem']}`",
+                        " vs ".join(f"`{s}`" for s in pair["settings"]), str(d["round"]),
+                        ", ".join(map(str, pair["trained_M"])), number(pair["log2_threshold"], ".2f"),
+                        interval, bracket, pair["status"],
+                        ", ".join(map(str, pair["next_M"])) or DASH])
+    return out
+
+
+def refine_section(decisions: list[dict], groups: dict) -> str:
+    """The decisions of the refined groups, round by round, and the runs each group
+    trained (its settings x seeds x every M it reached, M = inf included)."""
+    trained = []
+    for g in sorted({d["group"] for d in decisions}):
+        group = groups[g]
+        n = len(group["settings"]) * len(group["seeds"]) * len(group["M"])
+        trained.append(f"`{g}` trained {n} runs: {len(group['settings'])} settings x "
+                       f"{len(group['seeds'])} seed(s) x M in {{{', '.join(map(M_text, group['M']))}}}.")
+    return section(
+        "Refinement of M",
+        "Each refined group trained its coarse grid, then after every round a decision "
+        "(`refine/{group}/round{r}.json`) estimated the threshold as the thresholds table "
+        "does and chose the next M inside the *bracket* (the trained M just below and above "
+        "every seed's crossing). A row per round until the pair stopped; `status` says why "
+        "it stopped, or `refining`.",
+        markdown_table(["group", "problem", "compared", "round", "M trained (finite)", "log2 M*",
+                        "95% interval", "bracket (M)", "status", "next M"], refine_rows(decisions)),
+        " ".join(trained))
+
+
 # ---------------------------------------------------------------- threshold differences
 
 def effects_section(effects: pd.DataFrame) -> str:
@@ -335,12 +380,15 @@ def store_keys_section(keys: dict) -> str:
 def summary_markdown(study: str, config_hash: str, groups: dict, main_group: str,
                      thresholds: pd.DataFrame, pt: pd.DataFrame, baselines: pd.DataFrame,
                      bench: pd.DataFrame, figures: dict, store_keys: dict,
-                     effects: pd.DataFrame | None = None, claims: pd.DataFrame | None = None) -> str:
+                     effects: pd.DataFrame | None = None, claims: pd.DataFrame | None = None,
+                     decisions: list[dict] | None = None) -> str:
     """The page; `effects`, the effects table, where the study compares any axis;
-    `claims`, the claims table, right after the header."""
+    `claims`, the claims table, right after the header; `decisions`, the refinement
+    decisions (every round's) of the refined groups, where there are any."""
     parts = [header(study, config_hash, groups),
              *([claims_section(claims)] if claims is not None else []),
              threshold_section(thresholds, pt, groups),
+             *([refine_section(decisions, groups)] if decisions else []),
              *([effects_section(effects)] if effects is not None else []),
              per_seed_section(pt, baselines, main_group, groups[main_group]),
              stuck_section(pt),
