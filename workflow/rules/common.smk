@@ -359,8 +359,8 @@ def final_decisions():
 
 def all_decisions():
     """Every decision of every refined group: the inputs of a rule whose params read the
-    decisions as written (refined_runs(..., written=True)), so that Snakemake runs the
-    rule after them and rebuilds its job whenever one is rewritten."""
+    decisions as written (refined_runs(..., written=True)), so that Snakemake schedules
+    its job after them, and again whenever one is rewritten."""
     return [refine_decision(g, r) for g, spec in REFINED.items() for r in range(spec["rounds"] + 1)]
 
 
@@ -382,11 +382,11 @@ def refined_runs(group, rounds, written=False):
     added: each decision's new M, for both settings of its curve pair and every seed.
 
     Through the checkpoint (input functions, and the params of rules whose inputs go
-    through it); `written`: the decisions written so far, as they are on disk, for the
-    params of a rule whose inputs are the decision files themselves (all_decisions): a
-    params function that went through the checkpoint there leaves the rule's dependants
-    planned in a dry run of a finished study, and an input function that did fails when
-    the rule is in a job group (Snakemake 9)."""
+    through it). With `written`, the decisions written so far, as they are on disk, for
+    the params of the summary, whose inputs are the decision files themselves
+    (all_decisions). A params function that went through the checkpoint there leaves the
+    summary's dependants planned in a dry run of a finished study, and an input function
+    that did fails in a job group (Snakemake 9)."""
     seeds = cfg.sweep_seeds(config, group)
     runs = []
     for r in range(rounds):
