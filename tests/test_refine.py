@@ -9,7 +9,7 @@ import pytest
 
 from icl_diversity.config import Setting
 from icl_diversity.refine import (BRACKET_EXHAUSTED, NO_COARSE_CROSSING, REFINING, ROUNDS_SPENT,
-                                  converged, decide, next_points, seed_bracket)
+                                  choose_points, converged, decide, next_points, seed_bracket)
 from icl_diversity.threshold import threshold_table
 
 PAIR = [Setting("tiny", 64, 100, 0.0), Setting("tiny", 128, 100, 0.0)]
@@ -18,7 +18,7 @@ N = 400
 
 
 def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=0.2, scale=0.7,
-             noise=0.05, seed_shift=0.0, n_boot=200):
+             noise=0.05, seed_shift=0.0, centres=None, n_boot=200):
     """Run the refinement loop as the workflow does (decision r from the runs of the
     coarse grid and of rounds < r); returns the decisions and the deltas of every run."""
     deltas = {}
@@ -28,7 +28,7 @@ def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=
         if key not in deltas:
             s = Setting.parse(name)
             x = math.log2(M)
-            centre = true + seed_shift * (seed - np.mean(seeds))
+            centre = centres[seed] if centres else true + seed_shift * (seed - np.mean(seeds))
             mean = 0.5 + (amplitude * math.tanh(-(x - centre) / scale) if s.batch_size == 128 else 0.0)
             rng = np.random.default_rng([s.batch_size, int(seed), int(M)])
             deltas[key] = mean + noise * rng.standard_normal(N)
@@ -130,6 +130,42 @@ def test_every_seed_gets_the_same_new_points_and_the_bracket_holds_every_seeds_c
     # one list of new M for the pair: every seed's runs at the same M (the decision has no
     # per-seed points to differ)
     assert "next_M" in d and not any(k.startswith("next_M_") for k in d)
+
+
+def test_the_new_points_refine_the_seeds_own_brackets_not_the_gap_between_them():
+    # two seeds cross between 2^4 and 2^8, one between 2^1 and 2^4: the union of the
+    # brackets is [1, 8], whose middle (M = 23) lies inside only one seed's bracket and
+    # would halve no bracket of the other two
+    centres = {0: 5.8, 1: 5.9, 2: 3.0}
+    decisions, deltas = simulate([2, 16, 256], rounds=1, width=0.25, points=1, seeds=(0, 1, 2),
+                                 centres=centres, noise=0.02)
+    d = decisions[0]
+    assert d["status"] == REFINING and d["bracket"] == [1.0, 8.0]
+    (m,) = d["next_M"]
+    assert 4.0 < math.log2(m) < 8.0, m
+    # every seed of the majority has its bracket cut: the next round's brackets are narrower
+    rows = [dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name, seed=seed,
+                 M=float(M), stuck=False, value=0.0)
+            for s in PAIR for seed in centres for M in decisions[1]["trained_M"]]
+    own = threshold_table(pd.DataFrame(rows), {"g": ("batch_size", PAIR, [0, 1, 2])}, deltas, n_boot=200)
+    for seed in ("0", "1"):
+        crossing = own.loc[own["seed"] == seed, "log2_threshold"].item()
+        a, b = seed_bracket(np.log2(decisions[1]["trained_M"]), crossing)
+        assert b - a < 4.0 and a < crossing < b
+
+
+@pytest.mark.parametrize("points,want", [(1, [64]), (2, [40, 102]), (4, [28, 49, 84, 147])])
+def test_choose_points_weighs_a_proposal_by_the_seeds_whose_bracket_holds_it(points, want):
+    brackets = {"0": (4.0, 8.0), "1": (4.0, 8.0), "2": (1.0, 4.0)}
+    nan = (float("nan"),) * 2
+    got = choose_points(brackets, {s: nan for s in brackets}, [2, 16, 256], points, centre=4.9)
+    assert got == want
+    # the seeds agree: the one seed's rule
+    same = {"0": (5.0, 7.0), "1": (5.0, 7.0)}
+    assert choose_points(same, {"0": (5.5, 6.0), "1": (5.5, 6.0)}, [32, 128], 2, 5.7) == \
+        next_points((5.0, 7.0), (5.5, 6.0), [32, 128], 2)
+    # a seed without a two-sided bracket proposes nothing
+    assert choose_points({"0": (5.0, float("nan"))}, {}, [32], 1, 5.5) == []
 
 
 def test_a_stuck_run_is_not_a_bracket_end():

@@ -18,12 +18,17 @@ interval), and `decide` says what happens next:
   insignificant or undetermined (the thresholds table's status in brackets); stop;
 - "refining": train the next M.
 
-The next M lie strictly inside the group's bracket (the union of its seeds'): they span
-the interval clipped to the bracket (next_points), rounded to integers, never an M
-already trained, and one list for the whole curve pair, so that every seed is trained at
-the same M and the seed-level interval is computed at the same points. Pools are nested
-prefixes of one draw (tasks.task_pool), so an integer M between two grid points shares
-its tasks with both.
+The next M lie strictly inside the seeds' own brackets (choose_points): each seed
+proposes `points` integers that span its own interval clipped to its own bracket
+(next_points), never an M already trained; a proposal weighs as many seeds as hold it
+strictly inside their bracket, and the `points` heaviest are trained (ties: nearest the
+threshold over all seeds). So the points go where most seeds' crossings are, never into
+the gap between two seeds' brackets (which the union of the brackets would hold, and
+which refines no seed's crossing), and the cost per round stays `points` M. It is one
+list for the whole curve pair, so that every seed is trained at the same M and the
+seed-level interval is computed at the same points. Pools are nested prefixes of one
+draw (tasks.task_pool), so an integer M between two grid points shares its tasks with
+both.
 """
 from __future__ import annotations
 
@@ -103,6 +108,24 @@ def next_points(bracket, interval, trained, points: int) -> list[int]:
     return sorted(chosen)
 
 
+def choose_points(brackets: dict, intervals: dict, trained, points: int, centre: float) -> list[int]:
+    """Up to `points` new integer M for a curve pair whose seeds have their own
+    `brackets` and `intervals` (seed -> (low, high) in log2 M). Each seed proposes
+    next_points(its bracket, its interval); a proposal's weight is the number of seeds
+    whose bracket holds it strictly; the heaviest are taken, ties broken by nearness to
+    `centre` (log2 M; the threshold over all seeds), then by the smaller M."""
+    brackets = {s: b for s, b in brackets.items() if np.isfinite(b[0]) and np.isfinite(b[1])}
+    proposed = {m for s, b in brackets.items()
+                for m in next_points(b, intervals.get(s, (math.nan, math.nan)), trained, points)}
+
+    def weight(m):
+        return sum(a < math.log2(m) < b for a, b in brackets.values())
+
+    ranked = sorted(proposed, key=lambda m: (-weight(m), abs(math.log2(m) - centre)
+                                             if np.isfinite(centre) else 0.0, m))
+    return sorted(ranked[:points])
+
+
 def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas, *, round_: int,
            rounds: int, width: float, points: int, n_boot: int = 1000,
            previous: dict | None = None) -> dict:
@@ -123,8 +146,10 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
                           n_boot=n_boot)
     overall = row[row["seed"] == "all"].iloc[0]
     # each seed's own crossing (with one seed, the row over all seeds is that seed's)
-    per_seed = dict(zip(row["seed"], row["log2_threshold"])) if len(seeds) > 1 else \
-        {str(seeds[0]): overall["log2_threshold"]}
+    own = row[row["seed"] != "all"] if len(seeds) > 1 else row
+    labels = list(own["seed"]) if len(seeds) > 1 else [str(seeds[0])]
+    per_seed = dict(zip(labels, own["log2_threshold"]))
+    per_seed_ci = dict(zip(labels, zip(own["ci_low"], own["ci_high"])))
     trained = trained_M(pt_metrics, [small, large])
     out = dict(round=round_, log2_threshold=_finite(overall["log2_threshold"]),
                ci_low=_finite(overall["ci_low"]), ci_high=_finite(overall["ci_high"]),
@@ -134,15 +159,17 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
     if found:
         # a seed's crossing lies between two of its runs that are not stuck
         stuck = pt_metrics[pt_metrics["stuck"] & pt_metrics["setting"].isin([small.name, large.name])]
-        sides = []
+        sides = {}
         for seed in map(str, seeds):
             crossing = per_seed.get(seed, math.nan)
             if not np.isfinite(crossing):
                 continue
             left_out = {float(m) for m in stuck.loc[stuck["seed"].astype(str) == seed, "M"]}
             valid = [m for m in trained if float(m) not in left_out]
-            sides.append(seed_bracket(np.log2(valid), crossing))
-        out["bracket"] = [_finite(min(s[0] for s in sides)), _finite(max(s[1] for s in sides))]
+            sides[seed] = seed_bracket(np.log2(valid), crossing)
+        if sides:
+            out["bracket"] = [_finite(min(s[0] for s in sides.values())),
+                              _finite(max(s[1] for s in sides.values()))]
 
     def stop(status):
         return dict(out, status=status, stopped=True, stopped_round=round_)
@@ -153,7 +180,7 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
     # the interval covers the noise; the interpolation between the two trained points
     # around a seed's crossing is exact only for straight curves, so the widest of those
     # brackets must be narrower than `width` too
-    resolution = max(s[1] - s[0] for s in sides)
+    resolution = max((s[1] - s[0] for s in sides.values()), default=math.nan)
     out["resolution"] = _finite(resolution)
     if np.isfinite(ci[0]) and np.isfinite(ci[1]) and ci[1] - ci[0] < width and resolution < width:
         return stop(converged(width))
@@ -161,7 +188,7 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
         return stop(ROUNDS_SPENT)
     if None in out["bracket"]:
         return stop(BRACKET_EXHAUSTED)
-    nxt = next_points(out["bracket"], ci, trained, points)
+    nxt = choose_points(sides, per_seed_ci, trained, points, overall["log2_threshold"])
     if not nxt:
         return stop(BRACKET_EXHAUSTED)
     return dict(out, status=REFINING, stopped=False, stopped_round=None, next_M=nxt)

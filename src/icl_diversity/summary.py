@@ -39,6 +39,14 @@ def number(x, spec: str = ".4g") -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def interval_text(low, high) -> str:
+    """An interval as the summary writes it, "[low, high]" to two decimals; a dash where
+    there is none (a missing low end)."""
+    if low is None or pd.isna(low):
+        return DASH
+    return f"[{number(low, '.2f')}, {number(high, '.2f')}]"
+
+
 def plain(x) -> str:
     """An axis value as the config spells it: 8.0 -> "8", 0.0 -> "0", "nano" as is."""
     if isinstance(x, str):
@@ -160,8 +168,7 @@ def threshold_rows(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) -> 
         compared = (f"{r['vary']} {plain(r['vary_small'])} vs {plain(r['vary_large'])}"
                     if not pd.isna(r["vary_small"]) else r["vary"])
         seed = f"all ({plain(r['n_seeds'])})" if str(r["seed"]) == "all" else str(r["seed"])
-        interval = (f"[{number(r['ci_low'], '.2f')}, {number(r['ci_high'], '.2f')}]"
-                    if not pd.isna(r["ci_low"]) else DASH)
+        interval = interval_text(r["ci_low"], r["ci_high"])
         runs = threshold_runs(r, groups[r["group"]]) if r["group"] in groups else []
         left_out = f"{sum(run in stuck for run in runs)} of {len(runs)}"
         out.append([f"`{r['group']}`", f"`{r['problem']}`", fixed, compared, seed,
@@ -198,8 +205,7 @@ def refine_rows(decisions: list[dict]) -> list[list[str]]:
             low, high = pair["bracket"]
             bracket = (f"[{M_text(round(2.0 ** low))}, {M_text(round(2.0 ** high))}]"
                        if low is not None and high is not None else DASH)
-            interval = (f"[{number(pair['ci_low'], '.2f')}, {number(pair['ci_high'], '.2f')}]"
-                        if pair["ci_low"] is not None else DASH)
+            interval = interval_text(pair["ci_low"], pair["ci_high"])
             out.append([f"`{d['group']}`", f"`{pair['problem']}`",
                         " vs ".join(f"`{s}`" for s in pair["settings"]), str(d["round"]),
                         ", ".join(map(str, pair["trained_M"])), number(pair["log2_threshold"], ".2f"),
@@ -242,8 +248,7 @@ def effects_section(effects: pd.DataFrame) -> str:
     rows = [[r["figure"], r["axis"], f"`{r['groups']}`", r["fixed"],
              f"{value(r['compared'])} vs {value(r['reference'])}", r["seeds"] or DASH,
              plain(r["n_dropped"]), r["differences"] or DASH, number(r["mean_difference"], ".2f"),
-             f"[{number(r['ci_low'], '.2f')}, {number(r['ci_high'], '.2f')}]"
-             if not pd.isna(r["ci_low"]) else DASH, r["interval"], number(r["p_value"], ".2g"),
+             interval_text(r["ci_low"], r["ci_high"]), r["interval"], number(r["p_value"], ".2g"),
              r["verdict"]]
             for _, r in effects.iterrows()]
     head = ["figure", "axis", "groups", "fixed", "compared vs reference", "paired seeds",
