@@ -34,18 +34,21 @@ def test_rates_exact_scaled_by_batch_or_missing():
 def test_plan_of_the_default_counts_jobs_and_time():
     config = plan.load_config(ROOT / "config.yaml")
     text = plan.plan(config, RATES)
-    # the sweep's 16 runs and the connectivity reference's M = inf run per setting
-    assert len(cfg.reference_runs(config)) == 2
-    assert text.startswith(f"{len(cfg.all_runs(config)) + 2} training jobs")
-    # 9 runs at 6000 steps / 20 steps/s and 9 at 6000 / (20 * 64 / 128), each with its
-    # evaluations' forward passes at the FLOP/s of its training steps
+    # the sweep's runs (one per M of the grid and batch size) and the connectivity
+    # reference's M = inf run per setting
+    n_M = len(config["M"])
+    assert len(cfg.all_runs(config)) == 2 * n_M and len(cfg.reference_runs(config)) == 2
+    assert text.startswith(f"{2 * n_M + 2} training jobs")
+    # n_M + 1 runs at 6000 steps / 20 steps/s and n_M + 1 at 6000 / (20 * 64 / 128), each
+    # with its evaluations' forward passes at the FLOP/s of its training steps
     tiny, D, K = cfg.model_spec(config, "tiny"), 4, 16
 
     def job(batch, steps_per_s):
         flop_rate = steps_per_s * plan.step_flops(tiny, batch, D, K)
         return 6000 / steps_per_s + plan.evaluation_flops(config, tiny, 6000, D, K) / flop_rate
-    total = 9 * job(64, 20.0) + 9 * job(128, 10.0)
-    assert 9 * 300 + 9 * 600 < total < 1.2 * (9 * 300 + 9 * 600)
+    n = n_M + 1
+    total = n * job(64, 20.0) + n * job(128, 10.0)
+    assert n * 300 + n * 600 < total < 1.2 * (n * 300 + n * 600)
     assert "total (job time)" in text and f"{total / 3600:.1f} h" in text
     assert "unmeasured" in text                               # no cuda rates given
 
