@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from icl_diversity.config import Setting
-from icl_diversity.refine import (BRACKET_EXHAUSTED, NO_COARSE_CROSSING, REFINING, ROUNDS_SPENT,
-                                  choose_points, converged, decide, next_points, seed_bracket)
+from icl_diversity.refine import (ABOVE_GRID, BRACKET_EXHAUSTED, NO_COARSE_CROSSING, REFINING,
+                                  ROUNDS_SPENT, choose_points, converged, decide, next_points,
+                                  no_crossing_below, seed_bracket)
 from icl_diversity.threshold import threshold_table
 
 PAIR = [Setting("tiny", 64, 100, 0.0), Setting("tiny", 128, 100, 0.0)]
@@ -18,9 +19,10 @@ N = 400
 
 
 def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=0.2, scale=0.7,
-             noise=0.05, seed_shift=0.0, centres=None, n_boot=200):
+             noise=0.05, seed_shift=0.0, centres=None, n_boot=200, with_inf=False):
     """Run the refinement loop as the workflow does (decision r from the runs of the
-    coarse grid and of rounds < r); returns the decisions and the deltas of every run."""
+    coarse grid and of rounds < r); returns the decisions and the deltas of every run.
+    with_inf adds each setting's M = inf run (the curves' limit, measured on N sequences)."""
     deltas = {}
 
     def sequence_deltas(name, seed, M):
@@ -34,11 +36,20 @@ def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=
             deltas[key] = mean + noise * rng.standard_normal(N)
         return deltas[key]
 
+    def at_inf(name, seed):
+        mean = 0.5 - (amplitude if Setting.parse(name).batch_size == 128 else 0.0)
+        return mean + noise * np.random.default_rng([Setting.parse(name).batch_size, int(seed)]).standard_normal(N)
+
+    def row(name, seed, M, d):
+        return dict(eval_set="true", metric="delta_ridge", position=0, setting=name, seed=seed,
+                    M=float(M), stuck=False, value=float(np.mean(d)), stderr=float(np.std(d) / math.sqrt(N)))
+
     trained, previous, decisions = list(coarse), None, []
     for r in range(rounds + 1):
-        rows = [dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name, seed=seed,
-                     M=float(M), stuck=False, value=float(np.mean(sequence_deltas(s.name, seed, M))))
+        rows = [row(s.name, seed, M, sequence_deltas(s.name, seed, M))
                 for s in PAIR for seed in seeds for M in trained]
+        if with_inf:
+            rows += [row(s.name, seed, math.inf, at_inf(s.name, seed)) for s in PAIR for seed in seeds]
         d = decide(pd.DataFrame(rows), "batch_size", PAIR, list(seeds), sequence_deltas, round_=r,
                    rounds=rounds, width=width, points=points, n_boot=n_boot, previous=previous)
         assert not set(d["next_M"]) & set(trained)
@@ -98,11 +109,38 @@ def test_it_stops_when_the_rounds_are_spent():
     assert decisions[-1]["next_M"] == [] and len(decisions[-1]["trained_M"]) == 5 + 2 * 2
 
 
-def test_it_stops_without_a_significant_crossing_on_the_coarse_grid():
-    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=3, width=0.25, points=2, amplitude=0.0)
+@pytest.mark.parametrize("with_inf", [False, True])
+def test_it_stops_without_a_significant_crossing_on_the_coarse_grid(with_inf):
+    # flat curves: no crossing, and at M = inf no order to extend the grid towards
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=3, width=0.25, points=2, amplitude=0.0,
+                            with_inf=with_inf)
     assert all(d["status"] == NO_COARSE_CROSSING and d["stopped_round"] == 0 for d in decisions)
     assert decisions[0]["threshold_status"] in ("none found", "not significant")
     assert decisions[-1]["trained_M"] == [2, 8, 32, 128, 512]
+
+
+def test_a_crossing_above_the_coarse_grid_extends_it_then_is_refined():
+    # the crossing (2^5.3) lies above the coarse grid's top (2^5): no crossing among the
+    # trained M, but the order at M = inf is reversed, so the grid grows by its spacing
+    decisions, _ = simulate([2, 8, 32], rounds=5, width=0.25, points=2, noise=0.02, with_inf=True)
+    first, second, final = decisions[0], decisions[1], decisions[-1]
+    assert first["status"] == ABOVE_GRID and not first["stopped"] and first["next_M"] == [128]
+    assert first["threshold_status"] in ("none found", "not significant")
+    assert second["status"] == REFINING and second["bracket"] == [5.0, 7.0]
+    assert final["status"] == converged(0.25)
+    assert final["log2_threshold"] == pytest.approx(TRUE, abs=0.05)
+    assert final["ci_low"] <= TRUE <= final["ci_high"]
+
+
+def test_the_extension_stops_when_the_rounds_are_spent_and_says_up_to_where():
+    decisions, _ = simulate([2, 8, 32], rounds=1, width=0.25, points=1, true=9.3, noise=0.02,
+                            with_inf=True)
+    assert [d["status"] for d in decisions[:1]] == [ABOVE_GRID] and decisions[0]["next_M"] == [128]
+    assert decisions[1]["stopped"] and decisions[1]["trained_M"] == [2, 8, 32, 128]
+    assert decisions[1]["status"] == no_crossing_below(128)
+    # no extension without the M = inf runs that show the order past the threshold
+    without, _ = simulate([2, 8, 32], rounds=1, width=0.25, points=1, true=9.3, noise=0.02)
+    assert without[0]["status"] == NO_COARSE_CROSSING and without[0]["next_M"] == []
 
 
 def test_it_stops_when_no_untrained_integer_is_left_in_the_bracket():

@@ -8,6 +8,12 @@ tables/thresholds.csv estimates it (threshold.threshold_table: the same chooser 
 interval), and `decide` says what happens next:
 
 - "no significant crossing on the coarse grid": nothing to refine; stop;
+- "crossing above the grid: extending it": no significant crossing among the trained M,
+  but the curves' order at M = inf is the reverse of the order at the largest trained
+  M, both significantly (above_grid): the crossing lies above the grid, which the next
+  round extends by its own top spacing (one new M); when the rounds are spent before a
+  crossing is found, or the extended grid's top no longer shows the order before the
+  threshold, the status says up to which M none was found;
 - "converged: interval and bracket narrower than W": stop. The interval (the thresholds
   table's) covers the sequence and seed noise, not the straight line drawn between the
   two trained points around a crossing; the *bracket* of a seed (those two points, in
@@ -41,12 +47,13 @@ import pandas as pd
 
 from .config import Setting
 from .io import atomic_path
-from .threshold import threshold_table
+from .threshold import Z_SIGNIFICANT, threshold_table
 
 NO_COARSE_CROSSING = "no significant crossing on the coarse grid"
 ROUNDS_SPENT = "rounds spent"
 BRACKET_EXHAUSTED = "no untrained integer M left in the bracket"
 REFINING = "refining"
+ABOVE_GRID = "crossing above the grid: extending it"
 
 
 def converged(width: float) -> str:
@@ -55,6 +62,44 @@ def converged(width: float) -> str:
 
 def lost(round_: int, status: str) -> str:
     return f"crossing lost after round {round_} ({status})"
+
+
+def no_crossing_below(top: int) -> str:
+    return (f"no significant crossing up to M = {top}; the order at M = inf puts one above it, "
+            f"and the rounds are spent")
+
+
+def above_grid(pt_metrics: pd.DataFrame, small, large, seeds, z: float = Z_SIGNIFICANT) -> int | None:
+    """The next M above the trained grid of a curve pair without a significant crossing,
+    or None. It is one when the difference Delta_large - Delta_small (Delta =
+    Delta^{T_True}_{PT,Ridge}, mean over `seeds`) is significantly positive at the
+    largest trained finite M (before the threshold: more data is more dMMSE-like) and
+    significantly negative at M = inf (past it), each by z standard errors of the two
+    curves' points taken as independent (runs evaluated on the same sequences are
+    positively correlated, so this is conservative). Stuck runs are left out; a seed
+    without both runs at a point leaves that point undecided. The next M is the largest
+    trained one times its spacing to the one below (at least an octave)."""
+    final = pt_metrics[(pt_metrics["eval_set"] == "true") & (pt_metrics["metric"] == "delta_ridge")
+                       & (pt_metrics["position"] == 0) & ~pt_metrics["stuck"].astype(bool)]
+    seeds = [str(s) for s in seeds]
+
+    def z_of(M) -> float:
+        diffs, variances = [], []
+        for seed in seeds:
+            at = final[(final["seed"].astype(str) == seed) & (final["M"].astype(float) == float(M))]
+            one = {name: at[at["setting"] == name] for name in (small.name, large.name)}
+            if any(len(rows) != 1 for rows in one.values()):
+                return math.nan
+            diffs.append(float(one[large.name]["value"].iloc[0] - one[small.name]["value"].iloc[0]))
+            variances.append(sum(float(rows["stderr"].iloc[0]) ** 2 for rows in one.values()))
+        se = math.sqrt(sum(variances)) / len(seeds)
+        return float(np.mean(diffs)) / se if se > 0 else math.copysign(math.inf, np.mean(diffs))
+
+    trained = trained_M(final, [small, large])
+    if not trained or not z_of(math.inf) <= -z or not z_of(trained[-1]) >= z:
+        return None
+    spacing = math.log2(trained[-1]) - math.log2(trained[-2]) if len(trained) > 1 else 1.0
+    return int(round(2.0 ** (math.log2(trained[-1]) + max(spacing, 1.0))))
 
 
 def _finite(x) -> float | None:
@@ -175,7 +220,16 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
         return dict(out, status=status, stopped=True, stopped_round=round_)
 
     if not found:
-        return stop(NO_COARSE_CROSSING if round_ == 0 else lost(round_, overall["status"]))
+        if previous is not None and previous["status"] != ABOVE_GRID:
+            return stop(lost(round_, overall["status"]))
+        up = above_grid(pt_metrics, small, large, seeds)
+        if up is None:
+            return stop(NO_COARSE_CROSSING if previous is None else
+                        f"no significant crossing up to M = {max(trained, default=0)}, "
+                        f"the grid extended above the coarse one")
+        if round_ >= rounds:
+            return stop(no_crossing_below(trained[-1]))
+        return dict(out, status=ABOVE_GRID, stopped=False, stopped_round=None, next_M=[up])
     ci = (overall["ci_low"], overall["ci_high"])
     # the interval covers the noise; the interpolation between the two trained points
     # around a seed's crossing is exact only for straight curves, so the widest of those

@@ -365,15 +365,15 @@ def all_decisions():
 
 
 def coarse_runs(group):
-    """(problem, setting, seed, M) of a refined group's runs at the finite M of its coarse
-    grid: what its first decision reads."""
+    """(problem, setting, seed, M) of a refined group's runs at every M of its coarse
+    grid: what its first decision reads (the M = inf runs say whether a crossing lies
+    above the grid, refine.above_grid)."""
     return [
         (p, s.name, seed, M)
         for p, small, large in cfg.refine_pairs(config, group)
         for s in (small, large)
         for seed in cfg.sweep_seeds(config, group)
         for M in cfg.sweep_M_labels(config, group)
-        if M != "inf"
     ]
 
 
