@@ -114,7 +114,7 @@ def test_the_default_study_keeps_its_store_paths_and_params():
     c = cfg.load_config()
     runs = cfg.all_runs(c)
     assert runs == [("D4-K16-noise0.25", f"tiny-b{b}-s6000-wd0", 0, m) for b in (64, 128)
-                    for m in ("2", "4", "8", "16", "32", "64", "256", "inf")]
+                    for m in ("2", "8", "16", "32", "64", "256", "inf")]
     pdir = cfg.problem_dir(c, runs[0][0])
     assert pdir == "results/store/D4-K16-noise0.25-b4cccf64"
     assert cfg.baselines_dir(c, pdir) == f"{pdir}/baselines-a4a72a66"
