@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, snakemake
 from icl_diversity import config as cfg
-from icl_diversity.figures import M_positions, positions_M, seed_summary, with_inf_dmmse
+from icl_diversity.figures import M_positions, positions_M, seed_summary, threshold_label, with_inf_dmmse
 from icl_diversity.provenance import git_state, sha256
 
 SMOKE = cfg.load_config(ROOT / "studies" / "smoke.yaml")
@@ -36,6 +36,12 @@ def test_a_refined_grid_is_labelled_at_its_powers_of_two_and_drawn_at_every_M():
     assert list(ax.get_xticks()) == [1, 3, 5, 7, 9] and labels[:4] == ["$2^{1}$", "$2^{3}$", "$2^{5}$", "$2^{7}$"]
     np.testing.assert_allclose(ax.get_xticks(minor=True), np.log2([39, 45]))
     plt.close(fig)
+
+
+def test_threshold_label_keeps_a_narrow_interval_apart():
+    t = pd.Series({"log2_threshold": 7.2958, "ci_low": 7.2778, "ci_high": 7.3139})
+    assert threshold_label(t) == r"$M\approx2^{7.30}$ [7.28, 7.31]"
+    assert threshold_label(pd.Series({"log2_threshold": 5.0, "ci_low": np.nan})) == r"$M\approx2^{5.00}$"
 
 
 def test_git_state_names_the_checked_out_commit():

@@ -222,7 +222,9 @@ def found_thresholds(thresholds: pd.DataFrame) -> pd.DataFrame:
 
 
 def threshold_label(t) -> str:
-    ci = (rf" [{t.ci_low:.1f}, {t.ci_high:.1f}]" if np.isfinite(getattr(t, "ci_low", np.nan))
+    """"M ~ 2^x [low, high]", to two decimals as the summary writes it (one decimal
+    turned a refined group's [7.28, 7.31] into [7.3, 7.3])."""
+    ci = (rf" [{t.ci_low:.2f}, {t.ci_high:.2f}]" if np.isfinite(getattr(t, "ci_low", np.nan))
           else "")
     return rf"$M\approx2^{{{t.log2_threshold:.2f}}}$" + ci
 
