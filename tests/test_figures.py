@@ -189,7 +189,7 @@ def test_fig_vs_M_draws_one_curve_per_setting_at_the_grid_with_the_threshold():
         assert any(np.allclose(line.get_xdata(), 2.5) for line in vertical), "threshold line"
     loss = {line.get_label() for line in axes[1, 0].lines}
     assert {"Ridge", "dMMSE"} <= loss
-    assert "2.50" in fig._suptitle.get_text() and "[2.2, 2.9]" in fig._suptitle.get_text()
+    assert "2.50" in fig._suptitle.get_text() and "[2.20, 2.90]" in fig._suptitle.get_text()
     plt.close(fig)
 
 
