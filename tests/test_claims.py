@@ -94,8 +94,9 @@ def pt_metrics(deltas=None, settings=SETTINGS, seeds=(0,), Ms=MS, problem=PROBLE
 
 
 def threshold(group="batch", problem=PROBLEM, log2=4.5, lo=4.2, hi=4.8, status="found", model="tiny",
-              steps=6000.0, small=64.0, large=128.0, seed="all", vary="batch_size", decay=0.0) -> dict:
-    return dict(group=group, problem=problem, vary=vary, model=model, batch_size=np.nan, steps=steps,
+              steps=6000.0, small=64.0, large=128.0, seed="all", vary="batch_size", decay=0.0,
+              **extra) -> dict:
+    return dict(extra, group=group, problem=problem, vary=vary, model=model, batch_size=np.nan, steps=steps,
                 weight_decay=decay, seed=seed, vary_small=small, vary_large=large,
                 log2_threshold=log2 if status in ("found", "several") else np.nan, ci_low=lo, ci_high=hi,
                 status=status, interval="seeds and sequences" if np.isfinite(lo) else "none",
@@ -290,6 +291,16 @@ def test_a_threshold_exists_only_with_a_significant_crossing_over_all_seeds():
     assert row["verdict"] == NOT_TESTABLE and "stuck runs" in row["why"]
 
 
+def test_a_thresholds_row_says_between_which_trained_M_its_crossing_is_interpolated():
+    t = dict(threshold(), bracket_low=6.0, bracket_high=8.0)
+    row = claims(default_tables(thresholds=thresholds(t)))["threshold_exists"]
+    assert row["verdict"] == REPRODUCED
+    assert "interpolated between M = 2^6 and 2^8 (2 octaves), an error the interval does not cover" \
+        in row["why"]
+    # no bracket (a table without one): nothing said about it
+    assert "interpolated" not in claims()["threshold_exists"]["why"]
+
+
 def test_the_papers_threshold_bracket_is_tested_only_in_the_papers_setting():
     row = claims()["threshold_base"]
     assert row["verdict"] == NOT_TESTABLE
@@ -306,6 +317,14 @@ def test_the_papers_threshold_bracket_is_tested_only_in_the_papers_setting():
     assert row["verdict"] == REPRODUCED and row["interval"] == "[13.60, 14.60]"
     row = claims(dict(tables, thresholds=base(log2=12.0, lo=11.5, hi=12.5)), config)["threshold_base"]
     assert row["verdict"] == NOT_REPRODUCED and "misses" in row["why"]
+    # the interval misses the paper's bracket, but the trained M around the crossing
+    # (2^13, 2^14) reach it: the interpolation between them decides, so no verdict
+    row = claims(dict(tables, thresholds=base(log2=13.4, lo=13.2, hi=13.6, bracket_low=13.0,
+                                              bracket_high=14.0)), config)["threshold_base"]
+    assert row["verdict"] == NOT_TESTABLE and "misses" in row["why"] and "2^13 and 2^14" in row["why"]
+    row = claims(dict(tables, thresholds=base(log2=12.0, lo=11.5, hi=12.5, bracket_low=12.0,
+                                              bracket_high=13.0)), config)["threshold_base"]
+    assert row["verdict"] == NOT_REPRODUCED                   # the bracket stops below 2^14
     row = claims(dict(tables, thresholds=base(status="none found")), config)["threshold_base"]
     assert row["verdict"] == NOT_REPRODUCED and "none found" in row["why"]
     # the small model's bracket needs a small-model threshold: none in this study

@@ -10,7 +10,7 @@ import pytest
 from icl_diversity.config import Setting
 from icl_diversity.refine import (ABOVE_GRID, BRACKET_EXHAUSTED, NO_COARSE_CROSSING, REFINING,
                                   ROUNDS_SPENT, choose_points, converged, decide, next_points,
-                                  no_crossing_below, seed_bracket)
+                                  no_crossing_below)
 from icl_diversity.threshold import threshold_table
 
 PAIR = [Setting("tiny", 64, 100, 0.0), Setting("tiny", 128, 100, 0.0)]
@@ -187,9 +187,9 @@ def test_the_new_points_refine_the_seeds_own_brackets_not_the_gap_between_them()
             for s in PAIR for seed in centres for M in decisions[1]["trained_M"]]
     own = threshold_table(pd.DataFrame(rows), {"g": ("batch_size", PAIR, [0, 1, 2])}, deltas, n_boot=200)
     for seed in ("0", "1"):
-        crossing = own.loc[own["seed"] == seed, "log2_threshold"].item()
-        a, b = seed_bracket(np.log2(decisions[1]["trained_M"]), crossing)
-        assert b - a < 4.0 and a < crossing < b
+        r = own[own["seed"] == seed].iloc[0]
+        assert r["bracket_high"] - r["bracket_low"] < 4.0
+        assert r["bracket_low"] < r["log2_threshold"] < r["bracket_high"]
 
 
 @pytest.mark.parametrize("points,want", [(1, [64]), (2, [40, 102]), (4, [28, 49, 84, 147])])
@@ -207,9 +207,17 @@ def test_choose_points_weighs_a_proposal_by_the_seeds_whose_bracket_holds_it(poi
 
 
 def test_a_stuck_run_is_not_a_bracket_end():
-    x = np.log2([2, 8, 32, 128])
-    assert seed_bracket(x, 5.5) == (5.0, 7.0)
-    assert seed_bracket(np.delete(x, 2), 5.5) == (3.0, 7.0)
+    _, deltas = simulate([2, 8, 32, 128, 512], rounds=0, width=0.25, points=1, noise=0.02)
+
+    def bracket(stuck_M):
+        rows = [dict(eval_set="true", metric="delta_ridge", position=0, setting=s.name, seed=0,
+                     M=float(M), stuck=(M == stuck_M and s.batch_size == 128), value=0.0)
+                for s in PAIR for M in (2, 8, 32, 128, 512)]
+        r = threshold_table(pd.DataFrame(rows), {"g": ("batch_size", PAIR, [0])}, deltas, n_boot=50).iloc[0]
+        return r["bracket_low"], r["bracket_high"], r["stuck_large"]
+
+    assert bracket(None) == (5.0, 7.0, 0)
+    assert bracket(32) == (3.0, 7.0, 1)
 
 
 @pytest.mark.parametrize("bracket,interval,trained,points,want", [
@@ -324,8 +332,8 @@ def test_a_decision_file_is_read_back_and_a_foreign_or_cut_one_is_refused(tmp_pa
 def test_the_thresholds_table_says_why_each_curve_pair_stopped():
     pairs = {wd: [Setting("tiny", b, 100, wd) for b in (64, 128)] for wd in (0.0, 0.1)}
     rows = [dict(group=g, problem="p", vary="batch_size", model="tiny", batch_size=None, steps=100,
-                 weight_decay=wd, seed=seed) for g in ("adaptive", "fixed") for wd in pairs
-            for seed in ("all", "0", "1")]
+                 weight_decay=wd, seed=seed, bracket_low=5.0 + (seed == "all"), bracket_high=6.0)
+            for g in ("adaptive", "fixed") for wd in pairs for seed in ("all", "0", "1")]
     decision = dict(group="adaptive", round=3, vary="batch_size", pairs=[
         dict(problem="p", settings=[s.name for s in pairs[0.0]], status=converged(0.25), stopped=True,
              stopped_round=2, bracket=[5.2, 5.4]),
@@ -335,9 +343,10 @@ def test_the_thresholds_table_says_why_each_curve_pair_stopped():
     adaptive = table[table["group"] == "adaptive"].set_index(["weight_decay", "seed"])
     assert (adaptive.loc[0.0, "refinement"] == converged(0.25)).all()
     assert (adaptive.loc[0.0, "refine_rounds"] == 2).all()
-    assert (adaptive.loc[0.0, "bracket_low"] == 5.2).all() and (adaptive.loc[0.0, "bracket_high"] == 5.4).all()
     assert (adaptive.loc[0.1, "refinement"] == NO_COARSE_CROSSING).all()
-    assert adaptive.loc[0.1, "bracket_low"].isna().all()
+    # the bracket is the thresholds table's own, per row: the decision does not overwrite it
+    pd.testing.assert_frame_equal(table[["bracket_low", "bracket_high"]],
+                                  pd.DataFrame(rows)[["bracket_low", "bracket_high"]])
     fixed = table[table["group"] == "fixed"]
     assert fixed["refinement"].isna().all() and fixed["refine_rounds"].isna().all()
     with pytest.raises(ValueError, match="no threshold row for the curve pair"):

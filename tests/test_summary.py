@@ -63,10 +63,10 @@ def threshold_table():
                 n_crossings=1, n_significant=1)
     return pd.DataFrame([
         dict(base, seed="all", n_seeds=2, log2_threshold=3.4712, ci_low=2.913, ci_high=4.087,
-             threshold_M=2 ** 3.4712, found_fraction=0.934, status="found",
+             bracket_low=3.0, bracket_high=5.0, threshold_M=2 ** 3.4712, found_fraction=0.934, status="found",
              interval="seeds and sequences"),
         dict(base, seed="1", n_seeds=1, log2_threshold=np.nan, ci_low=np.nan, ci_high=np.nan,
-             threshold_M=np.nan, found_fraction=0.12, status="not significant", interval="none"),
+             bracket_low=np.nan, bracket_high=np.nan, threshold_M=np.nan, found_fraction=0.12, status="not significant", interval="none"),
     ])
 
 
@@ -96,13 +96,14 @@ def test_threshold_rows_carry_the_tables_numbers_and_count_stuck_runs_of_the_pai
     assert len(rows) == 2
     all_seeds, seed1 = rows
     assert all_seeds[4] == "all (2)" and all_seeds[5] == "3.47" and all_seeds[6] == "[2.91, 4.09]"
-    assert all_seeds[7] == "11.1" and all_seeds[8] == "seeds and sequences"
-    assert all_seeds[9] == "found" and all_seeds[10] == "0.93"
-    assert all_seeds[11] == "1 of 8"
+    assert all_seeds[7] == "[8, 32]"            # the trained M around the crossing
+    assert all_seeds[8] == "11.1" and all_seeds[9] == "seeds and sequences"
+    assert all_seeds[10] == "found" and all_seeds[11] == "0.93"
+    assert all_seeds[12] == "1 of 8"
     assert "batch_size 8 vs 16" == all_seeds[3] and "steps 60" in all_seeds[2]
-    assert seed1[4] == "1" and seed1[5] == "—" and seed1[6] == "—"
-    assert seed1[8] == "none" and seed1[9] == "not significant" and seed1[10] == "0.12"
-    assert seed1[11] == "1 of 4"
+    assert seed1[4] == "1" and seed1[5] == "—" and seed1[6] == "—" and seed1[7] == "—"
+    assert seed1[9] == "none" and seed1[10] == "not significant" and seed1[11] == "0.12"
+    assert seed1[12] == "1 of 4"
 
 
 def test_per_seed_table_puts_each_runs_T_True_loss_beside_the_baselines_at_its_M():
@@ -226,6 +227,8 @@ def test_smoke_summary_shows_every_threshold_with_the_tables_numbers(smoke_outdi
         assert row["log2 M*"] == ("—" if math.isnan(r.log2_threshold) else f"{r.log2_threshold:.2f}")
         assert row["M*"] == ("—" if math.isnan(r.threshold_M) else f"{r.threshold_M:.3g}")
         assert row["status"] == r.status and row["resamples crossing"] == f"{r.found_fraction:.2f}"
+        assert row["bracket (M)"] == ("—" if math.isnan(r.bracket_low) else
+                                      f"[{round(2 ** r.bracket_low)}, {round(2 ** r.bracket_high)}]")
 
 
 def test_smoke_summary_per_seed_table_holds_the_pt_metrics(smoke_outdir):

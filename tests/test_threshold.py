@@ -185,6 +185,39 @@ def test_a_seed_that_does_not_cross_leaves_the_threshold_undetermined():
     assert (b["seeds_used"], b["seeds_crossing"]) == (3, 2)
     assert [t.found for t, _ in b["per_seed"]] == [True, True, False]
     assert b["found_fraction"] < 0.5
+    # no threshold over seeds, so no bracket; the seeds that cross keep theirs
+    assert np.isnan(b["bracket_low"]) and np.isnan(b["bracket_high"])
+    assert [np.isfinite(own["bracket_low"]) for _, own in b["per_seed"]] == [True, True, False]
+
+
+def test_the_bracket_is_each_seeds_trained_M_around_its_crossing_and_over_seeds_their_span():
+    rng = np.random.default_rng(13)
+    at = np.array([3.5, 5.5])               # seed 0 crosses between 2^3 and 2^4, seed 1 2^5 and 2^6
+    small = 0.5 + 0.01 * rng.standard_normal((2, len(LOG2_M), 200))
+    step = np.where(LOG2_M[None, :] < at[:, None], 0.1, -0.1)[:, :, None]
+    large = 0.5 + step + 0.01 * rng.standard_normal(small.shape)
+    b = bootstrap_threshold(LOG2_M, small, large, n_boot=100)
+    assert b["threshold"].found
+    assert [(own["bracket_low"], own["bracket_high"]) for _, own in b["per_seed"]] == [(3.0, 4.0), (5.0, 6.0)]
+    assert (b["bracket_low"], b["bracket_high"]) == (3.0, 6.0)
+    # a run left out (NaN) is no bracket end: seed 1 without 2^5 crosses between 2^4 and 2^6
+    small[1, 4] = np.nan
+    b = bootstrap_threshold(LOG2_M, small, large, n_boot=100)
+    assert (b["per_seed"][1][1]["bracket_low"], b["per_seed"][1][1]["bracket_high"]) == (4.0, 6.0)
+
+
+def test_a_bent_curve_puts_its_crossing_outside_the_interval_but_inside_the_bracket():
+    """The interval covers the runs' noise, not the straight line drawn between the two
+    trained M around the crossing: a tanh crossing at 5.3 sampled every second octave is
+    interpolated at about 5.58 between 2^5 and 2^7, with an interval far narrower than
+    that error. The bracket is what holds the truth."""
+    x = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
+    small, large = _runs(0.2 * np.tanh(-(x - 5.3) / 0.7), 1, 2000, np.random.default_rng(14), noise=0.02)
+    b = bootstrap_threshold(x, small, large, n_boot=200)
+    assert b["threshold"].status == "found"
+    assert b["threshold"].log2_M == pytest.approx(5.58, abs=0.02)
+    assert not b["ci_low"] <= 5.3 <= b["ci_high"]
+    assert (b["bracket_low"], b["bracket_high"]) == (5.0, 7.0)
 
 
 def test_one_seed_gets_a_sequences_only_interval_that_says_so():
@@ -292,7 +325,9 @@ def test_threshold_table_one_row_per_group_fixed_axes_and_seed():
                                      "sequences only (one seed)"]
     assert list(wd0["seeds_used"]) == [2, 1, 1] and list(wd0["seeds_crossing"]) == [2, 1, 1]
     assert (wd0[["stuck_small", "stuck_large"]] == 0).all().all()
+    assert (wd0["bracket_low"] == 3.0).all() and (wd0["bracket_high"] == 4.0).all()
     assert (batch[batch["weight_decay"] == 0.1]["status"] == "none found").all()
+    assert batch[batch["weight_decay"] == 0.1][["bracket_low", "bracket_high"]].isna().all().all()
     assert table[table["group"] == "single"]["status"].item() == "needs two values of batch_size"
 
 

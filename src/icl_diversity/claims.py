@@ -200,6 +200,23 @@ def _threshold_text(t) -> str:
     return f"log2 M* = {_num(t['log2_threshold'], '.2f')}" + (f" {ci}" if ci else "")
 
 
+def _bracket(t) -> tuple[float, float] | None:
+    """A threshold row's bracket (log2 M of the trained points around its crossing), or
+    None where it has none."""
+    low, high = (float(t.get(c, np.nan)) for c in ("bracket_low", "bracket_high"))
+    return (low, high) if np.isfinite(low) and np.isfinite(high) else None
+
+
+def _bracket_text(t) -> str:
+    """What a threshold's interval leaves out: "interpolated between M = 2^6 and 2^8 (2
+    octaves), an error the interval does not cover", or "" without a bracket."""
+    b = _bracket(t)
+    if b is None:
+        return ""
+    return (f"interpolated between M = {_M_text(round(2.0 ** b[0]))} and {_M_text(round(2.0 ** b[1]))} "
+            f"({_num(b[1] - b[0], '.2g')} octaves), an error the interval does not cover")
+
+
 def _relation(log2_M: float, t) -> str:
     """Where M sits against a threshold: "below", "near" (inside its 95% interval, or
     within NEAR_OCTAVES of it without one) or "past"."""
@@ -442,7 +459,8 @@ def threshold_exists_rows(thresholds: pd.DataFrame, group: str, problem: str, cl
             verdict, why = REPRODUCED, (f"status {status}: every seed's Delta^T_True(PT, Ridge) "
                                         f"curves of {t['vary']} {_num(t['vary_small'], 'g')} and "
                                         f"{_num(t['vary_large'], 'g')} cross significantly; "
-                                        f"interval over {t['interval']}")
+                                        f"interval over {t['interval']}"
+                                        + (f"; {_bracket_text(t)}" if _bracket(t) else ""))
         else:
             verdict, why = NOT_REPRODUCED, (f"status {status}: no significant crossing over all "
                                             "seeds (a threshold needs one: found or several)")
@@ -506,10 +524,17 @@ def paper_threshold_rows(thresholds: pd.DataFrame, config: dict) -> list[dict]:
         lo, hi = ((t["ci_low"], t["ci_high"]) if np.isfinite(t["ci_low"]) and np.isfinite(t["ci_high"])
                   else (t["log2_threshold"], t["log2_threshold"]))
         meets = hi >= lo_b and lo <= hi_b
-        rows.append(_row(**head, verdict=REPRODUCED if meets else NOT_REPRODUCED, source=source,
-                         value=f"log2 M* = {value}", interval=interval,
-                         why=f"the study's {'95% interval' if interval else 'estimate'} "
-                             f"{'meets' if meets else 'misses'} the paper's bracket [{lo_b}, {hi_b}]"))
+        why = (f"the study's {'95% interval' if interval else 'estimate'} "
+               f"{'meets' if meets else 'misses'} the paper's bracket [{lo_b}, {hi_b}]")
+        grid = _bracket(t)
+        if meets or grid is None or not (grid[1] >= lo_b and grid[0] <= hi_b):
+            verdict = REPRODUCED if meets else NOT_REPRODUCED
+        else:
+            # the crossing of the curves may lie anywhere between the trained M around it
+            verdict, why = NOT_TESTABLE, (f"{why}, but the crossing is {_bracket_text(t)}, and that "
+                                          "bracket meets the paper's: a grid refined inside it decides")
+        rows.append(_row(**head, verdict=verdict, source=source, value=f"log2 M* = {value}",
+                         interval=interval, why=why))
     return rows
 
 

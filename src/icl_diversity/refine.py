@@ -114,15 +114,6 @@ def trained_M(pt_metrics: pd.DataFrame, settings) -> list[int]:
     return sorted(int(m) for m in set.intersection(*per))
 
 
-def seed_bracket(log2_M, crossing: float) -> tuple[float, float]:
-    """The trained points just below and just above a crossing (log2 M); NaN on a side
-    with none."""
-    x = np.asarray(log2_M, dtype=float)
-    below, above = x[x < crossing], x[x > crossing]
-    return (float(below.max()) if len(below) else math.nan,
-            float(above.min()) if len(above) else math.nan)
-
-
 def next_points(bracket, interval, trained, points: int) -> list[int]:
     """Up to `points` new integer M strictly inside the bracket (log2 M of two trained
     points). The targets (log2 M) span the interval clipped to the bracket, ends
@@ -193,28 +184,18 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
     # each seed's own crossing (with one seed, the row over all seeds is that seed's)
     own = row[row["seed"] != "all"] if len(seeds) > 1 else row
     labels = list(own["seed"]) if len(seeds) > 1 else [str(seeds[0])]
-    per_seed = dict(zip(labels, own["log2_threshold"]))
     per_seed_ci = dict(zip(labels, zip(own["ci_low"], own["ci_high"])))
     trained = trained_M(pt_metrics, [small, large])
+    found = overall["status"] in ("found", "several")
     out = dict(round=round_, log2_threshold=_finite(overall["log2_threshold"]),
                ci_low=_finite(overall["ci_low"]), ci_high=_finite(overall["ci_high"]),
                interval=str(overall["interval"]), threshold_status=str(overall["status"]),
-               bracket=[None, None], resolution=None, trained_M=trained, next_M=[])
-    found = overall["status"] in ("found", "several")
-    if found:
-        # a seed's crossing lies between two of its runs that are not stuck
-        stuck = pt_metrics[pt_metrics["stuck"] & pt_metrics["setting"].isin([small.name, large.name])]
-        sides = {}
-        for seed in map(str, seeds):
-            crossing = per_seed.get(seed, math.nan)
-            if not np.isfinite(crossing):
-                continue
-            left_out = {float(m) for m in stuck.loc[stuck["seed"].astype(str) == seed, "M"]}
-            valid = [m for m in trained if float(m) not in left_out]
-            sides[seed] = seed_bracket(np.log2(valid), crossing)
-        if sides:
-            out["bracket"] = [_finite(min(s[0] for s in sides.values())),
-                              _finite(max(s[1] for s in sides.values()))]
+               bracket=[_finite(overall["bracket_low"]), _finite(overall["bracket_high"])]
+               if found else [None, None], resolution=None, trained_M=trained, next_M=[])
+    # each crossing seed's bracket: its runs (not stuck) just below and above its crossing
+    sides = {seed: (low, high) for seed, t, low, high
+             in zip(labels, own["log2_threshold"], own["bracket_low"], own["bracket_high"])
+             if found and np.isfinite(t)}
 
     def stop(status):
         return dict(out, status=status, stopped=True, stopped_round=round_)
@@ -269,16 +250,16 @@ def read_decision(path, group: str, round_: int) -> dict:
 
 
 # What the thresholds table adds for a refined group (empty for a fixed grid), the same
-# on every row of a curve pair: why its refinement stopped, the rounds whose runs were
-# trained, and its last bracket (log2 M of the trained points around every seed's crossing).
-REFINE_COLUMNS = ["refinement", "refine_rounds", "bracket_low", "bracket_high"]
+# on every row of a curve pair: why its refinement stopped and the rounds whose runs were
+# trained (its last bracket is the table's own bracket_low, bracket_high).
+REFINE_COLUMNS = ["refinement", "refine_rounds"]
 FIXED_AXES = ("model", "batch_size", "steps", "weight_decay")
 
 
 def refine_columns(table: pd.DataFrame) -> pd.DataFrame:
     """A copy of `table` with empty REFINE_COLUMNS added where it lacks them."""
     table = table.copy()
-    for c, dtype in zip(REFINE_COLUMNS, (object, "Int64", float, float)):
+    for c, dtype in zip(REFINE_COLUMNS, (object, "Int64"), strict=True):
         if c not in table.columns:
             table[c] = pd.Series(index=table.index, dtype=dtype)
     return table
@@ -300,9 +281,6 @@ def with_refinement(table: pd.DataFrame, decision: dict) -> pd.DataFrame:
         if not rows.any():
             raise ValueError(f"no threshold row for the curve pair {pair['settings']} of group "
                              f"{decision['group']!r} ({pair['problem']})")
-        low, high = pair["bracket"]
         table.loc[rows, "refinement"] = pair["status"]
         table.loc[rows, "refine_rounds"] = pair["stopped_round"] if pair["stopped"] else decision["round"]
-        table.loc[rows, "bracket_low"] = np.nan if low is None else low
-        table.loc[rows, "bracket_high"] = np.nan if high is None else high
     return table

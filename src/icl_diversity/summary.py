@@ -47,6 +47,14 @@ def interval_text(low, high) -> str:
     return f"[{number(low, '.2f')}, {number(high, '.2f')}]"
 
 
+def bracket_text(low, high) -> str:
+    """A bracket (log2 M of two trained points) as the M it joins, "[64, 256]"; a dash
+    where either end is missing."""
+    if any(x is None or pd.isna(x) for x in (low, high)):
+        return DASH
+    return f"[{M_text(round(2.0 ** float(low)))}, {M_text(round(2.0 ** float(high)))}]"
+
+
 def plain(x) -> str:
     """An axis value as the config spells it: 8.0 -> "8", 0.0 -> "0", "nano" as is."""
     if isinstance(x, str):
@@ -172,20 +180,26 @@ def threshold_rows(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) -> 
         runs = threshold_runs(r, groups[r["group"]]) if r["group"] in groups else []
         left_out = f"{sum(run in stuck for run in runs)} of {len(runs)}"
         out.append([f"`{r['group']}`", f"`{r['problem']}`", fixed, compared, seed,
-                    number(r["log2_threshold"], ".2f"), interval, number(r["threshold_M"], ".3g"),
-                    plain(r.get("interval", DASH)), r["status"], number(r["found_fraction"], ".2f"),
-                    left_out])
+                    number(r["log2_threshold"], ".2f"), interval,
+                    bracket_text(r.get("bracket_low"), r.get("bracket_high")),
+                    number(r["threshold_M"], ".3g"), plain(r.get("interval", DASH)), r["status"],
+                    number(r["found_fraction"], ".2f"), left_out])
     return out
 
 
 def threshold_section(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) -> str:
     head = ["group", "problem", "fixed", "compared", "seeds", "log2 M*", "95% interval",
-            "M*", "interval covers", "status", "resamples crossing", "stuck left out"]
+            "bracket (M)", "M*", "interval covers", "status", "resamples crossing", "stuck left out"]
     return section(
         "Task-diversity thresholds",
         "Where Delta^{T_True}_{PT,Ridge} vs M of the two compared settings cross (log2 M*): "
         "over all seeds, the mean of the seeds' crossings with a 95% t-interval that adds the "
         "evaluation-sequence noise the seeds share; per seed, an interval over sequences only. "
+        "Each crossing is interpolated linearly in log2 M between the trained M just below and "
+        "above it, the *bracket* (over seeds, the lowest and highest of the seeds'). The "
+        "interval covers the noise of the runs, not the error of that straight line: where "
+        "the curves bend inside a wide bracket, their crossing can lie anywhere in it, outside "
+        "the interval. Only a finer grid there (a refined group) narrows the bracket. "
         "`resamples crossing` is the fraction of sequence resamples in which every seed "
         "crosses significantly; `stuck left out` counts the runs of the comparison (finite M) "
         "flagged stuck.",
@@ -202,14 +216,11 @@ def refine_rows(decisions: list[dict]) -> list[list[str]]:
         for pair in d["pairs"]:
             if pair["stopped"] and pair["stopped_round"] < d["round"]:
                 continue
-            low, high = pair["bracket"]
-            bracket = (f"[{M_text(round(2.0 ** low))}, {M_text(round(2.0 ** high))}]"
-                       if low is not None and high is not None else DASH)
             interval = interval_text(pair["ci_low"], pair["ci_high"])
             out.append([f"`{d['group']}`", f"`{pair['problem']}`",
                         " vs ".join(f"`{s}`" for s in pair["settings"]), str(d["round"]),
                         ", ".join(map(str, pair["trained_M"])), number(pair["log2_threshold"], ".2f"),
-                        interval, bracket, pair["status"],
+                        interval, bracket_text(*pair["bracket"]), pair["status"],
                         ", ".join(map(str, pair["next_M"])) or DASH])
     return out
 

@@ -35,6 +35,15 @@ def _crossings(x, diff) -> list[tuple[float, int, int, int]]:
     return out
 
 
+def seed_bracket(log2_M, crossing: float) -> tuple[float, float]:
+    """The points of `log2_M` just below and just above a crossing (log2 M); NaN on a
+    side with none, and on both for a NaN crossing."""
+    x = np.asarray(log2_M, dtype=float)
+    below, above = x[x < crossing], x[x > crossing]
+    return (float(below.max()) if len(below) else float("nan"),
+            float(above.min()) if len(above) else float("nan"))
+
+
 def _finite_sorted(x, *columns):
     x = np.asarray(x, dtype=float)
     columns = [np.asarray(c, dtype=float) for c in columns]
@@ -165,11 +174,14 @@ def replicate_crossings(log2_M, diffs, stderr, z: float = Z_SIGNIFICANT):
 # seeds_used of the n_seeds planned, seeds_crossing of those; sd_seeds: the sd of the
 # seeds' thresholds; se_sequences: the sequence noise's standard error (over seeds: the
 # part all seeds share); df: the t-interval's degrees of freedom; stuck_small,
-# stuck_large: the runs of each curve left out as stuck.
+# stuck_large: the runs of each curve left out as stuck. bracket_low, bracket_high: the
+# trained M (log2) just below and above the crossing, between which it is interpolated
+# (over seeds: the lowest and highest of the crossing seeds'); the interval covers the
+# noise of the runs, not the error of that interpolation (bootstrap_threshold).
 THRESHOLD_COLUMNS = ["group", "problem", "vary", "model", "batch_size", "steps", "weight_decay", "seed",
                      "n_seeds", "vary_small", "vary_large", "log2_threshold", "ci_low", "ci_high",
-                     "threshold_M", "found_fraction", "best_crossing", "n_crossings",
-                     "n_significant", "status", "interval", "seeds_used", "seeds_crossing",
+                     "bracket_low", "bracket_high", "threshold_M", "found_fraction", "best_crossing",
+                     "n_crossings", "n_significant", "status", "interval", "seeds_used", "seeds_crossing",
                      "sd_seeds", "se_sequences", "df", "stuck_small", "stuck_large"]
 
 
@@ -190,8 +202,9 @@ def undetermined(crossing: int, used: int) -> str:
     return f"undetermined ({crossing} of {used} seeds cross)"
 
 
-def _seed_summary(t: Threshold, reps, significant, level: float) -> tuple[Threshold, dict]:
-    """One seed's threshold with its sequences-only interval from its replicates."""
+def _seed_summary(t: Threshold, reps, significant, level: float, trained) -> tuple[Threshold, dict]:
+    """One seed's threshold with its sequences-only interval from its replicates, and its
+    bracket among the `trained` points (log2 M) its curve keeps."""
     has = np.isfinite(reps)
     lost = 1 - has.mean()
     sd = float(np.std(reps[has], ddof=1)) if has.sum() > 1 else float("nan")
@@ -200,7 +213,9 @@ def _seed_summary(t: Threshold, reps, significant, level: float) -> tuple[Thresh
                       f"undetermined (no crossing in {lost:.0%} of sequence resamples)", t.best_crossing)
     half = stats.norm.ppf((1 + level) / 2) * sd
     ok = t.found and np.isfinite(half)
+    low, high = seed_bracket(trained, t.log2_M)
     return t, dict(ci_low=t.log2_M - half if ok else np.nan, ci_high=t.log2_M + half if ok else np.nan,
+                   bracket_low=low, bracket_high=high,
                    interval=SEQUENCES_ONLY if ok else "none", found_fraction=float(significant.mean()),
                    se_sequences=sd, sd_seeds=np.nan, df=np.inf if ok else np.nan)
 
@@ -252,9 +267,16 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
     interval is normal with the replicates' standard deviation, and it is for that
     seed's own threshold, not the typical seed's.
 
+    The interval covers the noise of the runs at the trained M, not the grid: a seed's
+    crossing is interpolated linearly in log2 M between its trained points just below
+    and above it (its bracket; over seeds, the lowest and highest of the crossing
+    seeds'), and where the curves bend between them the crossing of the underlying
+    curves lies elsewhere in the bracket without the interval showing it. The bracket
+    is the grid's resolution; refining the grid (refine.py) narrows it.
+
     Returns a dict: threshold (a Threshold of the mean; n_crossings and n_significant
     summed over the seeds, best_crossing the mean of theirs), ci_low, ci_high,
-    interval, found_fraction (the fraction of resamples in which every used seed's
+    bracket_low, bracket_high (log2 M; NaN without a threshold), interval, found_fraction (the fraction of resamples in which every used seed's
     crossing is significant), seeds_used, seeds_crossing, sd_seeds (s), se_sequences
     (sqrt v_shared), df; per_seed (one (Threshold, dict of the same keys) per input
     seed, sequence-only intervals); diff and stderr, each seed's curve (n_seeds, n_M).
@@ -277,13 +299,14 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
             chosen, R[:, s], _ = replicate_crossings(x[valid[s]], reps[:, s, valid[s]],
                                                      stderr[s, valid[s]], z)
             sig[:, s] = np.isfinite(chosen)
-        t, summary = _seed_summary(t, R[:, s], sig[:, s], level)
+        t, summary = _seed_summary(t, R[:, s], sig[:, s], level, x[valid[s]])
         per_seed.append((t, dict(summary, seeds_used=int(valid[s].sum() >= 2),
                                  seeds_crossing=int(t.found))))
     used = [s for s in range(n_seeds) if valid[s].sum() >= 2]
     out = dict(per_seed=per_seed, diff=diff, stderr=stderr, seeds_used=len(used),
                seeds_crossing=0, found_fraction=0.0, ci_low=np.nan, ci_high=np.nan,
-               interval="none", sd_seeds=np.nan, se_sequences=np.nan, df=np.nan)
+               bracket_low=np.nan, bracket_high=np.nan, interval="none", sd_seeds=np.nan,
+               se_sequences=np.nan, df=np.nan)
     if not used:
         return dict(out, threshold=Threshold(float("nan"), 0, 0, "undetermined (no usable seed)"))
     if len(used) == 1:
@@ -307,6 +330,9 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
                      sum(t.n_crossings for t in ts), sum(t.n_significant for t in ts), status, best)
     out.update(threshold=mean, seeds_crossing=crossing,
                found_fraction=float(sig[:, used].all(axis=1).mean()))
+    if mean.found:
+        out.update(bracket_low=min(per_seed[s][1]["bracket_low"] for s in used),
+                   bracket_high=max(per_seed[s][1]["bracket_high"] for s in used))
     if not mean.found or has.sum() < 2:
         return out
     cov = np.cov(R[has].T)
@@ -321,8 +347,8 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
                 se_sequences=float(np.sqrt(shared)), df=float(df))
 
 
-ESTIMATE_COLUMNS = ["ci_low", "ci_high", "found_fraction", "interval", "seeds_used", "seeds_crossing",
-                    "sd_seeds", "se_sequences", "df"]
+ESTIMATE_COLUMNS = ["ci_low", "ci_high", "bracket_low", "bracket_high", "found_fraction", "interval",
+                    "seeds_used", "seeds_crossing", "sd_seeds", "se_sequences", "df"]
 
 
 def threshold_table(pt_metrics: pd.DataFrame, groups: dict, sequence_deltas,
