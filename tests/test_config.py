@@ -112,7 +112,8 @@ STUDIES = ["config.yaml", "studies/smoke.yaml", "studies/paper.yaml", "studies/s
            "studies/laptop_depth.yaml", "studies/laptop_laplace.yaml",
            "studies/laptop_dip.yaml", "studies/laptop_decay_seeds.yaml",
            "studies/laptop_width_seeds.yaml", "studies/laptop_adaptive.yaml",
-           "studies/laptop_adaptive_seeds.yaml", "studies/laptop_adaptive_width.yaml"]
+           "studies/laptop_adaptive_seeds.yaml", "studies/laptop_adaptive_width.yaml",
+           "studies/laptop_adaptive_depth.yaml"]
 
 
 def test_every_study_is_listed():
