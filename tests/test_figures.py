@@ -42,6 +42,10 @@ def test_threshold_label_keeps_a_narrow_interval_apart():
     t = pd.Series({"log2_threshold": 7.2958, "ci_low": 7.2778, "ci_high": 7.3139})
     assert threshold_label(t) == r"$M\approx2^{7.30}$ [7.28, 7.31]"
     assert threshold_label(pd.Series({"log2_threshold": 5.0, "ci_low": np.nan})) == r"$M\approx2^{5.00}$"
+    # the bracket, which the interval does not cover, is named beside it
+    t = pd.Series({"log2_threshold": 7.71, "ci_low": 7.64, "ci_high": 7.77, "bracket_low": 6.0,
+                   "bracket_high": 8.0})
+    assert threshold_label(t) == r"$M\approx2^{7.71}$ [7.64, 7.77] between M = 64 and 256"
 
 
 def test_git_state_names_the_checked_out_commit():

@@ -222,11 +222,16 @@ def found_thresholds(thresholds: pd.DataFrame) -> pd.DataFrame:
 
 
 def threshold_label(t) -> str:
-    """"M ~ 2^x [low, high]", to two decimals as the summary writes it (one decimal
-    turned a refined group's [7.28, 7.31] into [7.3, 7.3])."""
+    """"M ~ 2^x [low, high] between M = a and b": the interval to two decimals as the
+    summary writes it (one decimal turned a refined group's [7.28, 7.31] into [7.3,
+    7.3]), and the bracket, the trained M the crossing is interpolated between, which
+    the interval does not cover."""
     ci = (rf" [{t.ci_low:.2f}, {t.ci_high:.2f}]" if np.isfinite(getattr(t, "ci_low", np.nan))
           else "")
-    return rf"$M\approx2^{{{t.log2_threshold:.2f}}}$" + ci
+    low, high = (float(getattr(t, c, np.nan)) for c in ("bracket_low", "bracket_high"))
+    bracket = (f" between M = {round(2.0 ** low)} and {round(2.0 ** high)}"
+               if np.isfinite(low) and np.isfinite(high) else "")
+    return rf"$M\approx2^{{{t.log2_threshold:.2f}}}$" + ci + bracket
 
 
 def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
