@@ -10,7 +10,10 @@ is X0. Every seed is evaluated on the same N sequences: sequence n adds noise of
 all seeds (the sequence is the same), the rest the seed's own; both curves of a seed also
 share a seed offset and a per-sequence difficulty, which cancel in the difference. A
 study with no determined threshold (a seed that does not cross significantly) counts as
-a miss.
+a miss. The curves are straight, so the linear interpolation between grid points is
+exact: this coverage is of the noise only. Bent curves on a coarse grid move the
+crossing by up to the bracket, which the interval does not cover
+(test_threshold.py::test_a_bent_curve_puts_its_crossing_outside_the_interval_but_inside_the_bracket).
 """
 from __future__ import annotations
 
