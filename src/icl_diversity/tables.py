@@ -41,8 +41,8 @@ MEAN_ONLY = {"pt_curves"}
 # row belongs to which in a `problem` column, part of the row key when present.
 OPTIONAL_KEY = ["problem"]
 NUMERIC = ["M", "position", "value", "stderr", "step", "seed", "gap_closed", "escape_step",
-           "log2_threshold", "ci_low", "ci_high", "bracket_low", "bracket_high", "threshold_M", "found_fraction", "n_seeds",
-           "a", "t", "M_b", "seed_a", "seed_b", "loss_a", "loss_b", "barrier",
+           "log2_threshold", "ci_low", "ci_high", "bracket_low", "bracket_high", "threshold_M",
+           "found_fraction", "n_seeds", "a", "t", "M_b", "seed_a", "seed_b", "loss_a", "loss_b", "barrier",
            "barrier_stderr", "t_max"]
 # Numeric columns where inf is a value (M = inf), not damage; every other is finite or empty.
 INF_ALLOWED = ("M", "M_b")

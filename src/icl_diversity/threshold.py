@@ -276,8 +276,9 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
 
     Returns a dict: threshold (a Threshold of the mean; n_crossings and n_significant
     summed over the seeds, best_crossing the mean of theirs), ci_low, ci_high,
-    bracket_low, bracket_high (log2 M; NaN without a threshold), interval, found_fraction (the fraction of resamples in which every used seed's
-    crossing is significant), seeds_used, seeds_crossing, sd_seeds (s), se_sequences
+    bracket_low, bracket_high (log2 M; NaN without a threshold), interval,
+    found_fraction (the fraction of resamples in which every used seed's crossing is
+    significant), seeds_used, seeds_crossing, sd_seeds (s), se_sequences
     (sqrt v_shared), df; per_seed (one (Threshold, dict of the same keys) per input
     seed, sequence-only intervals); diff and stderr, each seed's curve (n_seeds, n_M).
     """
