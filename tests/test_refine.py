@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from icl_diversity.config import Setting
-from icl_diversity.refine import (ABOVE_GRID, BRACKET_EXHAUSTED, NO_COARSE_CROSSING, REFINING,
+from icl_diversity.refine import (ABOVE_GRID, BRACKET_EXHAUSTED, NO_COARSE_CROSSING, ONE_SEED, REFINING,
                                   ROUNDS_SPENT, choose_points, converged, decide, next_points,
                                   no_crossing_below)
 from icl_diversity.threshold import threshold_table
@@ -62,7 +62,7 @@ def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=
 def test_refinement_converges_to_the_known_crossing():
     decisions, _ = simulate([2, 8, 32, 128, 512], rounds=5, width=0.25, points=2, noise=0.02)
     final = decisions[-1]
-    assert final["status"] == converged(0.25) and final["stopped"]
+    assert final["status"] == converged(0.25, one_seed=True) and final["stopped"]
     assert final["log2_threshold"] == pytest.approx(TRUE, abs=0.05)
     assert final["ci_low"] <= TRUE <= final["ci_high"]
     assert final["ci_high"] - final["ci_low"] < 0.25 and final["resolution"] < 0.25
@@ -76,6 +76,20 @@ def test_refinement_converges_to_the_known_crossing():
     stop = final["stopped_round"]
     assert all(d["status"] == final["status"] and d["next_M"] == [] for d in decisions[stop:])
     assert stop < 5
+
+
+def test_several_seeds_converge_on_their_mean_crossing_without_the_one_seed_caveat():
+    seeds = (0, 1, 2)
+    decisions, _ = simulate([2, 8, 32, 128, 512], rounds=5, width=0.25, points=2, noise=0.02,
+                            seeds=seeds, seed_shift=0.02)
+    final = decisions[-1]
+    assert final["status"] == converged(0.25) and "one seed" not in final["status"]
+    assert final["interval"] == "seeds and sequences"
+    assert final["ci_low"] <= TRUE <= final["ci_high"]
+    # one seed's convergence names what its interval leaves out
+    one, _ = simulate([2, 8, 32, 128, 512], rounds=5, width=0.25, points=2, noise=0.02)
+    assert one[-1]["status"] == converged(0.25, one_seed=True) != converged(0.25)
+    assert one[-1]["status"].startswith(converged(0.25)) and ONE_SEED in one[-1]["status"]
 
 
 def test_the_final_decision_is_the_thresholds_table_row():
@@ -127,7 +141,7 @@ def test_a_crossing_above_the_coarse_grid_extends_it_then_is_refined():
     assert first["status"] == ABOVE_GRID and not first["stopped"] and first["next_M"] == [128]
     assert first["threshold_status"] in ("none found", "not significant")
     assert second["status"] == REFINING and second["bracket"] == [5.0, 7.0]
-    assert final["status"] == converged(0.25)
+    assert final["status"] == converged(0.25, one_seed=True)
     assert final["log2_threshold"] == pytest.approx(TRUE, abs=0.05)
     assert final["ci_low"] <= TRUE <= final["ci_high"]
 

@@ -17,7 +17,10 @@ interval), and `decide` says what happens next:
 - "converged: interval and bracket narrower than W": stop. The interval (the thresholds
   table's) covers the sequence and seed noise, not the straight line drawn between the
   two trained points around a crossing; the *bracket* of a seed (those two points, in
-  log2 M) bounds that, so the widest seed's bracket must be narrower than W octaves too;
+  log2 M) bounds that, so the widest seed's bracket must be narrower than W octaves too.
+  With one seed the status adds that the interval leaves out run-to-run noise: every M
+  is its own training run, whose fluctuation can move one seed's crossing by more than
+  W, and only a seed-level interval covers it;
 - "rounds spent": the last round has been trained; stop;
 - "no untrained integer M left in the bracket": the grid cannot get finer there; stop;
 - "crossing lost after round r (...)": a refinement round made the crossing
@@ -56,8 +59,15 @@ REFINING = "refining"
 ABOVE_GRID = "crossing above the grid: extending it"
 
 
-def converged(width: float) -> str:
-    return f"converged: interval and bracket narrower than {width:g}"
+ONE_SEED = "one seed: the interval leaves out run-to-run noise"
+
+
+def converged(width: float, one_seed: bool = False) -> str:
+    """The stop when interval and bracket are narrower than `width`; with one seed the
+    status says that its interval covers the evaluation sequences only, so that a
+    crossing pinned down inside one run's fluctuation is not read as the threshold."""
+    status = f"converged: interval and bracket narrower than {width:g}"
+    return f"{status} ({ONE_SEED})" if one_seed else status
 
 
 def lost(round_: int, status: str) -> str:
@@ -218,7 +228,7 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
     resolution = max((s[1] - s[0] for s in sides.values()), default=math.nan)
     out["resolution"] = _finite(resolution)
     if np.isfinite(ci[0]) and np.isfinite(ci[1]) and ci[1] - ci[0] < width and resolution < width:
-        return stop(converged(width))
+        return stop(converged(width, one_seed=len(seeds) == 1))
     if round_ >= rounds:
         return stop(ROUNDS_SPENT)
     if None in out["bracket"]:
