@@ -265,7 +265,9 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
     sequence noise alone can remove the crossing). With one used seed the interval can
     only cover sequence noise: `interval` says "sequences only (one seed)", the
     interval is normal with the replicates' standard deviation, and it is for that
-    seed's own threshold, not the typical seed's.
+    seed's own threshold, not the typical seed's. It leaves out run-to-run noise: every
+    M is its own training run, and a run's fluctuation moves the crossing without the
+    evaluation sequences showing it (only the seeds' spread holds it).
 
     The interval covers the noise of the runs at the trained M, not the grid: a seed's
     crossing is interpolated linearly in log2 M between its trained points just below
