@@ -269,9 +269,9 @@ def bootstrap_threshold(log2_M, small, large, n_boot: int = 1000, z: float = Z_S
     M is its own training run, and a run's fluctuation moves the crossing without the
     evaluation sequences showing it (only the seeds' spread holds it).
 
-    The interval covers the noise of the runs at the trained M, not the grid: a seed's
-    crossing is interpolated linearly in log2 M between its trained points just below
-    and above it (its bracket; over seeds, the lowest and highest of the crossing
+    The interval covers the noise at the trained M (with one seed, the sequences' only),
+    not the grid: a seed's crossing is interpolated linearly in log2 M between its
+    trained points just below and above it (its bracket; over seeds, the lowest and highest of the crossing
     seeds'), and where the curves bend between them the crossing of the underlying
     curves lies elsewhere in the bracket without the interval showing it. The bracket
     is the grid's resolution; refining the grid (refine.py) narrows it.
