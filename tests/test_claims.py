@@ -17,6 +17,7 @@ from icl_diversity.claims import (NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, Clai
                                   check_claims, claims_config, claims_table, read_claims)
 from icl_diversity.summary import claims_section, read_benchmarks, summary_markdown
 from icl_diversity.tables import SPECS, read_table
+from icl_diversity.threshold import NEAR_OCTAVES, ONE_SEED_OCTAVES, SEQUENCES_ONLY, placement
 
 DEFAULT = cfg.load_config()
 PROBLEM = cfg.main_problem(DEFAULT).name                  # D4-K16-noise0.25
@@ -251,6 +252,54 @@ def test_tracking_is_not_testable_without_a_threshold_or_with_M_near_it():
     assert rows["pt_tracks_dmmse_below"]["verdict"] == NOT_TESTABLE
     assert "is near the threshold" in rows["pt_tracks_dmmse_below"]["why"]
     assert rows["pt_tracks_ridge_past"]["verdict"] == REPRODUCED
+
+
+def one_seed(**kw) -> dict:
+    """A one-seed threshold row: its interval covers the sequences only."""
+    return dict(threshold(**kw), interval=SEQUENCES_ONLY)
+
+
+def test_placement_widens_a_one_seed_interval_to_two_octaves_and_keeps_a_seeds_interval():
+    assert placement(threshold(log2=7.0, lo=6.9, hi=7.1)) == (6.9, 7.1)
+    assert placement(threshold(log2=7.0, lo=np.nan, hi=np.nan)) == (7.0 - NEAR_OCTAVES, 7.0 + NEAR_OCTAVES)
+    assert placement(one_seed(log2=7.0, lo=6.9, hi=7.1)) == (7.0 - ONE_SEED_OCTAVES, 7.0 + ONE_SEED_OCTAVES)
+    # a one-seed interval already wider than the margin is kept
+    assert placement(one_seed(log2=7.0, lo=4.0, hi=9.5)) == (4.0, 9.5)
+
+
+def test_one_seed_places_M_only_two_octaves_from_its_threshold():
+    # M = 2^8 lies past 7.0 [6.9, 7.1] over seeds, but within two octaves of one seed's 7.0
+    seeds = claims(default_tables(thresholds=thresholds(threshold(log2=7.0, lo=6.9, hi=7.1))))
+    assert seeds["pt_tracks_ridge_past"]["verdict"] == REPRODUCED
+    assert "one seed" not in seeds["pt_tracks_ridge_past"]["why"]
+    rows = claims(default_tables(thresholds=thresholds(one_seed(log2=7.0, lo=6.9, hi=7.1))))
+    past, below = rows["pt_tracks_ridge_past"], rows["pt_tracks_dmmse_below"]
+    assert past["verdict"] == NOT_TESTABLE
+    assert "2^8, is near the threshold" in past["why"] and "run-to-run noise" in past["why"]
+    assert "within 2 octaves" in past["why"]
+    # M = 2 is more than two octaves below it: judged, and the why says on what footing
+    assert below["verdict"] == REPRODUCED and "one seed" in below["why"]
+    # Fig 5's PT and the connectivity claim place M the same way
+    tables = default_tables(thresholds=thresholds(one_seed(log2=6.0, lo=5.9, hi=6.1)))
+    assert claims(default_tables(thresholds=thresholds(threshold(log2=6.0, lo=5.9, hi=6.1))))[
+        "mid_path_pt"]["verdict"] == REPRODUCED
+    row = claims(tables)["mid_path_pt"]
+    assert row["verdict"] == NOT_TESTABLE and "run-to-run noise" in row["why"]
+    seen = {}
+
+    def judge(barriers, threshold_log2_M, interval=None):
+        seen.update(interval=interval)
+        return dict(verdict=NOT_TESTABLE, value="", interval="", why="no finite M past")
+    row = claims(tables, connectivity_verdict=judge)["connectivity_barrier"]
+    assert seen["interval"] == (4.0, 8.0)
+    assert "M within [4.00, 8.00] are neither below nor past it" in row["why"]
+
+
+def test_fig5s_panel_titles_place_M_as_the_claims_do():
+    from icl_diversity.figures import threshold_relation
+    assert threshold_relation(256.0, thresholds(threshold(log2=7.0, lo=6.9, hi=7.1))).startswith("past")
+    assert threshold_relation(256.0, thresholds(one_seed(log2=7.0, lo=6.9, hi=7.1))).startswith("near")
+    assert threshold_relation(2.0, thresholds(one_seed(log2=7.0, lo=6.9, hi=7.1))).startswith("below")
 
 
 def test_in_a_group_of_several_settings_past_means_past_every_settings_threshold():

@@ -9,8 +9,8 @@ import pytest
 
 from icl_diversity.config import Setting
 from icl_diversity.refine import (ABOVE_GRID, BRACKET_EXHAUSTED, NO_COARSE_CROSSING, ONE_SEED, REFINING,
-                                  ROUNDS_SPENT, choose_points, converged, decide, next_points,
-                                  no_crossing_below)
+                                  ROUNDS_SPENT, SEEDS_DISAGREE, choose_points, converged, decide,
+                                  next_points, no_crossing_below)
 from icl_diversity.threshold import threshold_table
 
 PAIR = [Setting("tiny", 64, 100, 0.0), Setting("tiny", 128, 100, 0.0)]
@@ -19,10 +19,12 @@ N = 400
 
 
 def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=0.2, scale=0.7,
-             noise=0.05, seed_shift=0.0, centres=None, n_boot=200, with_inf=False):
+             noise=0.05, seed_shift=0.0, centres=None, n_boot=200, with_inf=False, curves=None):
     """Run the refinement loop as the workflow does (decision r from the runs of the
     coarse grid and of rounds < r); returns the decisions and the deltas of every run.
-    with_inf adds each setting's M = inf run (the curves' limit, measured on N sequences)."""
+    with_inf adds each setting's M = inf run (the curves' limit, measured on N sequences).
+    curves: seed -> the large batch's mean minus the small one's, as a function of log2 M
+    (instead of the tanh)."""
     deltas = {}
 
     def sequence_deltas(name, seed, M):
@@ -31,7 +33,8 @@ def simulate(coarse, *, rounds, width, points, seeds=(0,), true=TRUE, amplitude=
             s = Setting.parse(name)
             x = math.log2(M)
             centre = centres[seed] if centres else true + seed_shift * (seed - np.mean(seeds))
-            mean = 0.5 + (amplitude * math.tanh(-(x - centre) / scale) if s.batch_size == 128 else 0.0)
+            shift = curves[seed](x) if curves else amplitude * math.tanh(-(x - centre) / scale)
+            mean = 0.5 + (shift if s.batch_size == 128 else 0.0)
             rng = np.random.default_rng([s.batch_size, int(seed), int(M)])
             deltas[key] = mean + noise * rng.standard_normal(N)
         return deltas[key]
@@ -131,6 +134,47 @@ def test_it_stops_without_a_significant_crossing_on_the_coarse_grid(with_inf):
     assert all(d["status"] == NO_COARSE_CROSSING and d["stopped_round"] == 0 for d in decisions)
     assert decisions[0]["threshold_status"] in ("none found", "not significant")
     assert decisions[-1]["trained_M"] == [2, 8, 32, 128, 512]
+
+
+def bumpy(knots):
+    """A difference curve through (log2 M, value) knots, straight between them."""
+    xs, ys = zip(*knots)
+    return lambda x: float(np.interp(x, xs, ys))
+
+
+# Two seeds cross once, between 2^4 and 2^8 (positive, then negative); the third has no
+# significant positive point on the coarse grid 2, 16, 256 (zero at 2^1, a dip at 2^4),
+# so it crosses only where a point inside the others' brackets shows it: at 2^6.
+DISAGREE = {0: bumpy([(1, 0.0), (4, -0.05), (4.5, 0.05), (7, 0.05), (8, -0.1)]),
+            1: bumpy([(1, -0.05), (4, 0.1), (6.5, 0.0), (8, -0.1)]),
+            2: bumpy([(1, -0.05), (4, 0.1), (6.3, 0.0), (8, -0.1)])}
+
+
+def test_where_only_some_seeds_cross_it_refines_inside_their_brackets_until_all_do():
+    decisions, _ = simulate([2, 16, 256], rounds=3, width=0.25, points=1, seeds=(0, 1, 2),
+                            curves=DISAGREE, noise=0.02)
+    first, second = decisions[0], decisions[1]
+    assert first["threshold_status"] == "undetermined (2 of 3 seeds cross)"
+    assert first["status"] == SEEDS_DISAGREE and not first["stopped"]
+    assert first["bracket"] == [4.0, 8.0] and first["log2_threshold"] is None
+    (m,) = first["next_M"]
+    assert 4.0 < math.log2(m) < 8.0
+    # the new M shows the third seed's crossing: the threshold over seeds is found
+    assert second["threshold_status"] in ("found", "several"), second
+    assert second["interval"] == "seeds and sequences" and second["log2_threshold"] is not None
+    assert second["status"] not in (SEEDS_DISAGREE, NO_COARSE_CROSSING)
+
+
+def test_seeds_that_keep_disagreeing_stop_when_the_rounds_are_spent_undetermined():
+    # the third seed never crosses: flat and insignificant everywhere
+    curves = {**DISAGREE, 0: lambda x: 0.0}
+    decisions, _ = simulate([2, 16, 256], rounds=2, width=0.25, points=1, seeds=(0, 1, 2),
+                            curves=curves, noise=0.02)
+    assert [d["status"] for d in decisions] == [SEEDS_DISAGREE, SEEDS_DISAGREE, ROUNDS_SPENT]
+    assert all(d["threshold_status"] == "undetermined (2 of 3 seeds cross)" for d in decisions)
+    assert len(decisions[-1]["trained_M"]) == 3 + 2
+    # two seeds do cross: no decision says that none does
+    assert NO_COARSE_CROSSING not in {d["status"] for d in decisions}
 
 
 def test_a_crossing_above_the_coarse_grid_extends_it_then_is_refined():

@@ -27,14 +27,14 @@ import pandas as pd
 from . import config as cfg
 from .connectivity import connectivity_verdict as _connectivity_verdict
 from .effects import comparisons as effect_comparisons
-from .threshold import power_law_fit, step_of_minimum
+from .threshold import (ONE_SEED_OCTAVES, SEQUENCES_ONLY, placement, power_law_fit,
+                        step_of_minimum)
 
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = VERDICTS = (
     "reproduced", "not reproduced", "not testable at this scale")
 CLAIM_COLUMNS = ["claim", "figure", "statement", "paper", "value", "interval", "verdict", "why",
                  "source"]
 Z = 1.96                    # a 95% normal interval: value +- Z standard errors
-NEAR_OCTAVES = 0.5          # "near" a threshold without an interval (as the figures say)
 FOUND = ("found", "several")
 
 # ---- the paper's values, and the setting each holds for
@@ -217,13 +217,23 @@ def _bracket_text(t) -> str:
             f"({_num(b[1] - b[0], '.2g')} octaves), an error the interval does not cover")
 
 
+def _one_seed(t) -> bool:
+    """Whether a threshold's interval covers one seed's sequences only."""
+    return str(t.get("interval", "")) == SEQUENCES_ONLY
+
+
+def _placement_text(t) -> str:
+    """A threshold as M are placed against it: _threshold_text, and for one seed the
+    margin that stands in for the run-to-run noise its interval leaves out."""
+    if not _one_seed(t):
+        return _threshold_text(t)
+    return (f"{_threshold_text(t)}; one seed, whose interval leaves out run-to-run noise, so M "
+            f"within {ONE_SEED_OCTAVES:g} octaves of it count as near")
+
+
 def _relation(log2_M: float, t) -> str:
-    """Where M sits against a threshold: "below", "near" (inside its 95% interval, or
-    within NEAR_OCTAVES of it without one) or "past"."""
-    if np.isfinite(t["ci_low"]) and np.isfinite(t["ci_high"]):
-        lo, hi = float(t["ci_low"]), float(t["ci_high"])
-    else:
-        lo, hi = t["log2_threshold"] - NEAR_OCTAVES, t["log2_threshold"] + NEAR_OCTAVES
+    """Where M sits against a threshold: "below", "near" (threshold.placement) or "past"."""
+    lo, hi = placement(t)
     return "below" if log2_M < lo else "past" if log2_M > hi else "near"
 
 
@@ -403,7 +413,7 @@ def tracking_rows(pt: pd.DataFrame, thresholds: pd.DataFrame, config: dict) -> l
         if relation != side:
             rows.append(_row(**head, verdict=NOT_TESTABLE, source=source,
                              why=f"the {where} M of group {group}, {_M_text(M)}, is {relation} the "
-                                 f"threshold ({_threshold_text(t)}), not {side} it"))
+                                 f"threshold ({_placement_text(t)}), not {side} it"))
             continue
         runs = _run_deltas(_pick(pt, estimator="PT"), problem, settings, seeds, M, c["eval_set"])
         if not len(runs):
@@ -413,7 +423,7 @@ def tracking_rows(pt: pd.DataFrame, thresholds: pd.DataFrame, config: dict) -> l
         ratio = runs[c["closer"]] / runs[c["other"]]
         wrong = runs[ratio >= 1]
         criterion = (f"every run not stuck at M = {_M_text(M)} ({side} the threshold, "
-                     f"{_threshold_text(t)}): {names[c['closer']]} < {names[c['other']]}")
+                     f"{_placement_text(t)}): {names[c['closer']]} < {names[c['other']]}")
         why = criterion + (f": so are all {len(runs)}" if not len(wrong) else
                            "; not for " + ", ".join(f"{r.setting} seed {int(r.seed)}"
                                                     for r in wrong.itertuples()))
@@ -683,16 +693,16 @@ def interpolation_rows(table: pd.DataFrame, thresholds: pd.DataFrame, config: di
     if sides != {"below", "past"}:
         rows.append(_row(**pt, verdict=NOT_TESTABLE, source=source,
                          why=f"the PT's path M ({_Ms_text(wide['M'].unique())}) do not lie both "
-                             f"below and past the threshold ({_threshold_text(t)}); M inside its "
-                             "interval are not judged"))
+                             f"below and past the threshold ({_placement_text(t)}); M near it are "
+                             "not judged"))
         return rows
     wrong = judged[judged["ridge"] != (judged["relation"] == "past")]
     counts = {side: judged[judged["relation"] == side] for side in ("below", "past")}
     value = "; ".join(f"{side}: {int(r['ridge'].sum())} of {len(r)} runs closer to Ridge"
                       for side, r in counts.items())
     criterion = (f"every run not stuck at a = {mid:g}: Delta_{{PT,Ridge}} < Delta_{{PT,dMMSE}} "
-                 f"at the M past the threshold ({_threshold_text(t)}), and not at the M below it; "
-                 "M inside its interval not judged")
+                 f"at the M past the threshold ({_placement_text(t)}), and not at the M below it; "
+                 "M near it not judged")
     why = criterion + ("" if not len(wrong) else "; fails for " + ", ".join(
         f"M = {_M_text(r.M)} {r.setting} seed {r.seed}" for r in wrong.itertuples()))
     rows.append(_row(**pt, verdict=NOT_REPRODUCED if len(wrong) else REPRODUCED, why=why,
@@ -852,13 +862,18 @@ def connectivity_rows(barriers: pd.DataFrame, thresholds: pd.DataFrame, config: 
                 source=f"barriers.csv; thresholds.csv: group {group}, seed all")
     t = _threshold(thresholds, group, problem)
     log2_M = float(t["log2_threshold"]) if t is not None else None
-    interval = (float(t["ci_low"]), float(t["ci_high"])) if t is not None else None
+    # the M placed against the threshold as every other claim places them
+    interval = placement(t) if t is not None else None
     out = verdict_fn(barriers, log2_M, interval)
     missing = [k for k in ("verdict", "value", "interval", "why") if k not in out]
     if missing or out["verdict"] not in VERDICTS:
         raise ClaimsError(f"the connectivity verdict returned {out!r}: it needs keys verdict (one of "
                           f"{list(VERDICTS)}), value, interval and why")
-    return [_row(**head, verdict=out["verdict"], why=str(out["why"]), value=str(out["value"] or ""),
+    why = str(out["why"])
+    if t is not None and _one_seed(t):
+        why += (f" (threshold {_placement_text(t)}: M within [{interval[0]:.2f}, {interval[1]:.2f}] "
+                "are neither below nor past it)")
+    return [_row(**head, verdict=out["verdict"], why=why, value=str(out["value"] or ""),
                  interval=str(out["interval"] or ""))]
 
 

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from . import provenance  # noqa: E402
 from .connectivity import reference_band  # noqa: E402
 from .io import atomic_path  # noqa: E402
-from .threshold import power_law_fit, step_of_minimum  # noqa: E402
+from .threshold import placement, power_law_fit, step_of_minimum  # noqa: E402
 
 INF_GAP = 2.0   # log2 units between the largest finite M and the inf tick
 EVAL_SETS = {"pretrain": r"$T_{\mathrm{Pretrain}}$", "true": r"$T_{\mathrm{True}}$"}
@@ -460,14 +460,14 @@ def stuck_lines(ax, rows: pd.DataFrame, by: str, color) -> None:
 
 
 def threshold_relation(M: float, thresholds: pd.DataFrame) -> str:
-    """Where M sits against the group's threshold: "below", "near" (inside its 95%
-    interval, or within half an octave when it has none) or "past" it."""
+    """Where M sits against the group's threshold: "below", "near" (threshold.placement:
+    inside its 95% interval, half an octave either side without one, two for one seed)
+    or "past" it."""
     found = found_thresholds(thresholds)
     if not len(found):
         return "no threshold found"
     t = found.sort_values("log2_threshold").iloc[0]
-    lo, hi = (t.ci_low, t.ci_high) if np.isfinite(t.ci_low) else (t.log2_threshold - 0.5,
-                                                                 t.log2_threshold + 0.5)
+    lo, hi = placement(t)
     where = "below" if np.log2(M) < lo else "past" if np.log2(M) > hi else "near"
     return rf"{where} the threshold $2^{{{t.log2_threshold:.1f}}}$"
 

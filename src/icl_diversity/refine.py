@@ -7,7 +7,14 @@ two settings whose Delta^{T_True}_{PT,Ridge} curves cross) is estimated exactly 
 tables/thresholds.csv estimates it (threshold.threshold_table: the same chooser and
 interval), and `decide` says what happens next:
 
-- "no significant crossing on the coarse grid": nothing to refine; stop;
+- "no significant crossing on the coarse grid": no seed crosses; nothing to refine; stop;
+- "refining where some seeds cross": the threshold over seeds is undetermined because
+  only some seeds cross (the thresholds table's "undetermined (k of S seeds cross)"). A
+  seed's curve may cross between two coarse points without a significant point on one
+  side of its crossing, and a point inside the other seeds' brackets can show it (every
+  M is its own run, whose fluctuation can hide a crossing on a coarse grid); so the next
+  M are chosen inside the crossing seeds' brackets, until every seed crosses, no seed
+  does (the crossing is lost) or the rounds are spent;
 - "crossing above the grid: extending it": no significant crossing among the trained M,
   but the curves' order at M = inf is the reverse of the order at the largest trained
   M, both significantly (above_grid): the crossing lies above the grid, which the next
@@ -56,6 +63,7 @@ NO_COARSE_CROSSING = "no significant crossing on the coarse grid"
 ROUNDS_SPENT = "rounds spent"
 BRACKET_EXHAUSTED = "no untrained integer M left in the bracket"
 REFINING = "refining"
+SEEDS_DISAGREE = "refining where some seeds cross: not every seed crosses yet"
 ABOVE_GRID = "crossing above the grid: extending it"
 
 
@@ -203,13 +211,24 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
                bracket=[_finite(overall["bracket_low"]), _finite(overall["bracket_high"])]
                if found else [None, None], resolution=None, trained_M=trained, next_M=[])
     # each crossing seed's bracket: its runs (not stuck) just below and above its crossing
-    sides = {seed: (low, high) for seed, t, low, high
-             in zip(labels, own["log2_threshold"], own["bracket_low"], own["bracket_high"])
-             if found and np.isfinite(t)}
+    crossing = {seed: (low, high) for seed, t, low, high
+                in zip(labels, own["log2_threshold"], own["bracket_low"], own["bracket_high"])
+                if np.isfinite(t) and np.isfinite(low) and np.isfinite(high)}
+    sides = crossing if found else {}
 
     def stop(status):
         return dict(out, status=status, stopped=True, stopped_round=round_)
 
+    if not found and len(seeds) > 1 and crossing:
+        # only some seeds cross: refine where they do, the bracket spanning theirs
+        out["bracket"] = [min(b[0] for b in crossing.values()), max(b[1] for b in crossing.values())]
+        if round_ >= rounds:
+            return stop(ROUNDS_SPENT)
+        centre = float(np.mean([t for t in own["log2_threshold"] if np.isfinite(t)]))
+        nxt = choose_points(crossing, per_seed_ci, trained, points, centre)
+        if not nxt:
+            return stop(BRACKET_EXHAUSTED)
+        return dict(out, status=SEEDS_DISAGREE, stopped=False, stopped_round=None, next_M=nxt)
     if not found:
         if previous is not None and previous["status"] != ABOVE_GRID:
             return stop(lost(round_, overall["status"]))

@@ -196,6 +196,28 @@ def _quiet():
 SEEDS_AND_SEQUENCES = "seeds and sequences"
 SEQUENCES_ONLY = "sequences only (one seed)"
 
+# Where an M lies against a threshold row (`placement`): the "near" range is its 95%
+# interval, or NEAR_OCTAVES either side of the estimate without one. A one-seed interval
+# covers that seed's evaluation sequences only, not the run-to-run noise that each M
+# carries as its own training run, so for one seed the range reaches at least
+# ONE_SEED_OCTAVES either side: about twice the spread of the crossings that the seeds
+# study measured between seeds at laptop scale, where one seed's interval missed the
+# other seeds' crossings.
+NEAR_OCTAVES = 0.5
+ONE_SEED_OCTAVES = 2.0
+
+
+def placement(row) -> tuple[float, float]:
+    """(lo, hi): the log2 M that a threshold row (log2_threshold, ci_low, ci_high,
+    interval) calls near; an M below lo is below the threshold, above hi past it."""
+    estimate = float(row["log2_threshold"])
+    lo, hi = float(row["ci_low"]), float(row["ci_high"])
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = estimate - NEAR_OCTAVES, estimate + NEAR_OCTAVES
+    if str(row.get("interval", "")) == SEQUENCES_ONLY:
+        lo, hi = min(lo, estimate - ONE_SEED_OCTAVES), max(hi, estimate + ONE_SEED_OCTAVES)
+    return lo, hi
+
 
 def undetermined(crossing: int, used: int) -> str:
     """The status of a threshold over seeds of which only some cross significantly."""
