@@ -260,3 +260,21 @@ def test_fig4_fits_t_star_only_below_the_threshold():
     assert "M^{1.00}" in filled[0].get_label()                               # t* = 5 M exactly
     assert any(np.allclose(line.get_xdata(), 2 ** 3.5) for line in ax.lines)  # threshold line
     plt.close(fig)
+
+
+def test_the_threshold_strip_says_when_its_interval_is_one_seeds_sequences_only():
+    import matplotlib.pyplot as plt
+    from icl_diversity.figures import shade_past_thresholds
+    from icl_diversity.threshold import SEEDS_AND_SEQUENCES, SEQUENCES_ONLY
+
+    def labels(interval):
+        fig, ax = plt.subplots()
+        ax.set_xlim(0, 10)
+        shade_past_thresholds(ax, pd.DataFrame([dict(seed="all", status="found", log2_threshold=6.0,
+                                                     ci_low=5.9, ci_high=6.1, interval=interval)]))
+        out = [p.get_label() for p in ax.patches]
+        plt.close(fig)
+        return out
+    assert "95% interval of the threshold (one seed: sequences only)" in labels(SEQUENCES_ONLY)
+    assert "95% interval of the threshold" in labels(SEEDS_AND_SEQUENCES)
+    assert not any("one seed" in label for label in labels(SEEDS_AND_SEQUENCES))

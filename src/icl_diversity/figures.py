@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from . import provenance  # noqa: E402
 from .connectivity import reference_band  # noqa: E402
 from .io import atomic_path  # noqa: E402
-from .threshold import placement, power_law_fit, step_of_minimum  # noqa: E402
+from .threshold import SEQUENCES_ONLY, placement, power_law_fit, step_of_minimum  # noqa: E402
 
 INF_GAP = 2.0   # log2 units between the largest finite M and the inf tick
 EVAL_SETS = {"pretrain": r"$T_{\mathrm{Pretrain}}$", "true": r"$T_{\mathrm{True}}$"}
@@ -243,8 +243,11 @@ def shade_past_thresholds(ax, thresholds: pd.DataFrame) -> None:
                    label=rf"past threshold $M\approx2^{{{x:.1f}}}$")
         ax.axvline(x, color="0.4", lw=1, ls="-.", zorder=0)
         if np.isfinite(getattr(t, "ci_low", np.nan)):
+            # one seed's interval covers its evaluation sequences only
+            one = getattr(t, "interval", "") == SEQUENCES_ONLY
             ax.axvspan(t.ci_low, t.ci_high, facecolor="none", edgecolor="0.5", hatch="//",
-                       lw=0, zorder=0, label="95% interval of the threshold")
+                       lw=0, zorder=0, label="95% interval of the threshold"
+                       + (" (one seed: sequences only)" if one else ""))
 
 
 def draws_data(artist) -> bool:
