@@ -200,9 +200,9 @@ SEQUENCES_ONLY = "sequences only (one seed)"
 # interval, or NEAR_OCTAVES either side of the estimate without one. A one-seed interval
 # covers that seed's evaluation sequences only, not the run-to-run noise that each M
 # carries as its own training run, so for one seed the range reaches at least
-# ONE_SEED_OCTAVES either side: about twice the spread of the crossings that the seeds
-# study measured between seeds at laptop scale, where one seed's interval missed the
-# other seeds' crossings.
+# ONE_SEED_OCTAVES either side: about two standard deviations of the crossings that the
+# seeds study measured between seeds at laptop scale, where one seed's interval missed
+# the other seeds' crossings.
 NEAR_OCTAVES = 0.5
 ONE_SEED_OCTAVES = 2.0
 
