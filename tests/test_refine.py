@@ -10,7 +10,7 @@ import pytest
 from icl_diversity.config import Setting
 from icl_diversity.refine import (ABOVE_GRID, BRACKET_EXHAUSTED, NO_COARSE_CROSSING, ONE_SEED, REFINING,
                                   ROUNDS_SPENT, SEEDS_DISAGREE, choose_points, converged, decide,
-                                  next_points, no_crossing_below)
+                                  gap_points, next_points, no_crossing_below)
 from icl_diversity.threshold import threshold_table
 
 PAIR = [Setting("tiny", 64, 100, 0.0), Setting("tiny", 128, 100, 0.0)]
@@ -163,6 +163,18 @@ def test_where_only_some_seeds_cross_it_refines_inside_their_brackets_until_all_
     assert second["threshold_status"] in ("found", "several"), second
     assert second["interval"] == "seeds and sequences" and second["log2_threshold"] is not None
     assert second["status"] not in (SEEDS_DISAGREE, NO_COARSE_CROSSING)
+
+
+def test_where_seeds_disagree_the_points_split_the_widest_gaps_of_the_crossing_seeds_span():
+    # nothing trained inside 2^4..2^8: its middle, then the middles of the halves
+    assert gap_points((4.0, 8.0), [2, 16, 256], 1) == [64]
+    assert gap_points((4.0, 8.0), [2, 16, 256], 3) == [32, 64, 128]
+    # a trained M at 2^7.16 (M = 143) leaves 2^4..2^7.16 the widest gap: M = 48 (2^5.58)
+    # splits it, not a point in 2^7.16..2^8, the other crossing seed's bracket
+    assert gap_points((4.0, 8.0), [2, 16, 143, 256], 1) == [48]
+    # no untrained integer left in the span
+    assert gap_points((1.0, math.log2(3)), [2, 3], 2) == []
+    assert gap_points((1.0, 2.0), [2, 3, 4], 2) == []
 
 
 def test_seeds_that_keep_disagreeing_stop_when_the_rounds_are_spent_undetermined():

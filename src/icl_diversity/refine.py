@@ -11,10 +11,12 @@ interval), and `decide` says what happens next:
 - "refining where some seeds cross": the threshold over seeds is undetermined because
   only some seeds cross (the thresholds table's "undetermined (k of S seeds cross)"). A
   seed's curve may cross between two coarse points without a significant point on one
-  side of its crossing, and a point inside the other seeds' brackets can show it (every
-  M is its own run, whose fluctuation can hide a crossing on a coarse grid); so the next
-  M are chosen inside the crossing seeds' brackets, until every seed crosses, no seed
-  does (the crossing is lost) or the rounds are spent;
+  side of its crossing (every M is its own run, whose fluctuation can hide a crossing
+  on a coarse grid), and a new point can show it. Where that seed crosses is unknown,
+  so the next M split the widest gaps between trained M inside the span of the crossing
+  seeds' brackets (gap_points), not a crossing seed's own bracket, which would refine a
+  crossing already found; until every seed crosses, no seed does (the crossing is lost)
+  or the rounds are spent;
 - "crossing above the grid: extending it": no significant crossing among the trained M,
   but the curves' order at M = inf is the reverse of the order at the largest trained
   M, both significantly (above_grid): the crossing lies above the grid, which the next
@@ -180,6 +182,27 @@ def choose_points(brackets: dict, intervals: dict, trained, points: int, centre:
     return sorted(ranked[:points])
 
 
+def gap_points(span, trained, points: int) -> list[int]:
+    """Up to `points` new integer M inside `span` (log2 M): each the untrained integer
+    nearest the middle (in log2 M) of the widest gap between trained M and the span's
+    ends, that gap then split at it (ties: the lower gap)."""
+    a, b = span
+    edges = sorted({a, b} | {math.log2(m) for m in trained if a < math.log2(m) < b})
+    gaps = list(zip(edges, edges[1:]))
+    chosen: list[int] = []
+    while gaps and len(chosen) < points:
+        gaps.sort(key=lambda g: (-(g[1] - g[0]), g[0]))
+        lo, hi = gaps.pop(0)
+        free = [m for m in range(int(round(2.0 ** lo)) + 1, int(round(2.0 ** hi)))
+                if m not in set(trained) and m not in chosen]
+        if not free:
+            continue
+        m = min(free, key=lambda m: (abs(math.log2(m) - (lo + hi) / 2), m))
+        chosen.append(m)
+        gaps += [(lo, math.log2(m)), (math.log2(m), hi)]
+    return sorted(chosen)
+
+
 def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas, *, round_: int,
            rounds: int, width: float, points: int, n_boot: int = 1000,
            previous: dict | None = None) -> dict:
@@ -224,8 +247,7 @@ def decide(pt_metrics: pd.DataFrame, vary: str, settings, seeds, sequence_deltas
         out["bracket"] = [min(b[0] for b in crossing.values()), max(b[1] for b in crossing.values())]
         if round_ >= rounds:
             return stop(ROUNDS_SPENT)
-        centre = float(np.mean([t for t in own["log2_threshold"] if np.isfinite(t)]))
-        nxt = choose_points(crossing, per_seed_ci, trained, points, centre)
+        nxt = gap_points(out["bracket"], trained, points)
         if not nxt:
             return stop(BRACKET_EXHAUSTED)
         return dict(out, status=SEEDS_DISAGREE, stopped=False, stopped_round=None, next_M=nxt)
