@@ -241,8 +241,10 @@ def refine_section(decisions: list[dict], groups: dict) -> str:
         "Each refined group trained its coarse grid, then after every round a decision "
         "(`refine/{group}/round{r}.json`) estimated the threshold as the thresholds table "
         "does and chose the next M inside the *bracket* (the trained M just below and above "
-        "every seed's crossing). A row per round until the pair stopped; `status` says why "
-        "it stopped, or `refining` (or that it extends the grid above its largest M).",
+        "every seed's crossing; where only some seeds cross, the span of theirs, whose widest "
+        "gaps between trained M the next M split). A row per round until the pair stopped; "
+        "`status` says why it stopped, or `refining` (or that it extends the grid above its "
+        "largest M, or refines where only some seeds cross).",
         markdown_table(["group", "problem", "compared", "round", "M trained (finite)", "log2 M*",
                         "95% interval", "bracket (M)", "status", "next M"], refine_rows(decisions)),
         " ".join(trained))
