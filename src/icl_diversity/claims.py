@@ -27,8 +27,7 @@ import pandas as pd
 from . import config as cfg
 from .connectivity import connectivity_verdict as _connectivity_verdict
 from .effects import comparisons as effect_comparisons
-from .threshold import (ONE_SEED_OCTAVES, SEQUENCES_ONLY, placement, power_law_fit,
-                        step_of_minimum)
+from .threshold import ONE_SEED_OCTAVES, one_seed, placement, power_law_fit, step_of_minimum
 
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = VERDICTS = (
     "reproduced", "not reproduced", "not testable at this scale")
@@ -217,15 +216,10 @@ def _bracket_text(t) -> str:
             f"({_num(b[1] - b[0], '.2g')} octaves), an error the interval does not cover")
 
 
-def _one_seed(t) -> bool:
-    """Whether a threshold's interval covers one seed's sequences only."""
-    return str(t.get("interval", "")) == SEQUENCES_ONLY
-
-
 def _placement_text(t) -> str:
     """A threshold as M are placed against it: _threshold_text, and for one seed the
     margin that stands in for the run-to-run noise its interval leaves out."""
-    if not _one_seed(t):
+    if not one_seed(t):
         return _threshold_text(t)
     return (f"{_threshold_text(t)}; one seed, whose interval leaves out run-to-run noise, so M "
             f"within {ONE_SEED_OCTAVES:g} octaves of it count as near")
@@ -870,7 +864,7 @@ def connectivity_rows(barriers: pd.DataFrame, thresholds: pd.DataFrame, config: 
         raise ClaimsError(f"the connectivity verdict returned {out!r}: it needs keys verdict (one of "
                           f"{list(VERDICTS)}), value, interval and why")
     why = str(out["why"])
-    if t is not None and _one_seed(t):
+    if t is not None and one_seed(t):
         why += (f" (threshold {_placement_text(t)}: M within [{interval[0]:.2f}, {interval[1]:.2f}] "
                 "are neither below nor past it)")
     return [_row(**head, verdict=out["verdict"], why=why, value=str(out["value"] or ""),

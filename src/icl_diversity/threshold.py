@@ -207,6 +207,11 @@ NEAR_OCTAVES = 0.5
 ONE_SEED_OCTAVES = 2.0
 
 
+def one_seed(row) -> bool:
+    """Whether a threshold row's interval covers one seed's sequences only."""
+    return str(row.get("interval", "")) == SEQUENCES_ONLY
+
+
 def placement(row) -> tuple[float, float]:
     """(lo, hi): the log2 M that a threshold row (log2_threshold, ci_low, ci_high,
     interval) calls near; an M below lo is below the threshold, above hi past it."""
@@ -214,7 +219,7 @@ def placement(row) -> tuple[float, float]:
     lo, hi = float(row["ci_low"]), float(row["ci_high"])
     if not (np.isfinite(lo) and np.isfinite(hi)):
         lo, hi = estimate - NEAR_OCTAVES, estimate + NEAR_OCTAVES
-    if str(row.get("interval", "")) == SEQUENCES_ONLY:
+    if one_seed(row):
         lo, hi = min(lo, estimate - ONE_SEED_OCTAVES), max(hi, estimate + ONE_SEED_OCTAVES)
     return lo, hi
 
