@@ -2,6 +2,7 @@
 import ast
 import copy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,45 @@ def test_smoke_run_writes_the_mode_connectivity_tables(smoke_outdir, smoke_confi
             assert loss == pytest.approx(own, rel=1e-5), (row, M)
     paths = pd.read_csv(smoke_outdir / "tables" / "connectivity.csv")
     assert len(paths) == 5 * len(b)
+
+
+def submitted_training_runs(log_text: str) -> list[tuple[str, str]]:
+    """(setting, pdir) of each training job, in the order a Snakemake log submitted them."""
+    runs = []
+    for block in re.split(r"^\[[^\]]+\]$", log_text, flags=re.M):
+        if re.search(r"^(local)?rule train:", block, re.M):
+            wc = dict(kv.split("=", 1) for kv in
+                      re.search(r"^\s+wildcards: (.*)$", block, re.M)[1].split(", "))
+            runs.append((wc["setting"], wc["pdir"]))
+    return runs
+
+
+def test_training_runs_start_longest_first(smoke_workflow, smoke_config):
+    """With more runs ready than cores, the longest start first (their FLOPs, computed
+    here from the settings): a long run started last would hold one core while the
+    others sit idle. With 2 cores, two runs started together may be listed in either
+    order, so each run must be at least as long as every run submitted two or more
+    places after it."""
+    from icl_diversity import config as cfg
+    from icl_diversity.plan import run_flops
+
+    wf, _ = smoke_workflow
+    first = sorted((wf / ".snakemake" / "log").glob("*.snakemake.log"))[0]   # the fixture's run
+    runs = submitted_training_runs(first.read_text())
+    assert len(runs) == len(cfg.all_runs(smoke_config)) + len(cfg.reference_runs(smoke_config))
+    settings = {s.name: s for s in cfg.all_settings(smoke_config)}
+    problems = {Path(cfg.problem_dir(smoke_config, n)).name: p
+                for n, p in cfg.all_problems(smoke_config).items()}
+
+    def flops(setting, pdir):
+        s, p = settings[setting], problems[pdir]
+        return run_flops(smoke_config, cfg.model_spec(smoke_config, s.model), s.steps, s.batch_size,
+                         p.D, p.K)
+
+    costs = [flops(*r) for r in runs]
+    assert len(set(costs)) >= 3                      # the order is not settled by ties alone
+    late = [i for i in range(len(costs) - 2) if costs[i] < max(costs[i + 2:])]
+    assert not late, [(runs[i], costs[i], max(costs[i + 2:])) for i in late]
 
 
 def test_smoke_run_leaves_no_checkpoint_lock_or_temp_file(smoke_workflow, smoke_config):

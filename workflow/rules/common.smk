@@ -1,6 +1,7 @@
 # Shared names: the output root, the sweep expanded into runs, and the package
 # source files each stage depends on (so editing one module reruns what uses it).
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 # the package is on sys.path: the Snakefile puts src/ there before validating the config
 from icl_diversity import config as cfg
 from icl_diversity.effects import comparisons as effect_comparisons
+from icl_diversity.plan import run_flops
 from icl_diversity.sources import script_sources
 
 cfg.check(config)
@@ -88,6 +90,24 @@ def run_problems(key, runs=None):
     return [
         p if key == "name" else PROBLEMS[p].params()[key] for p, _, _, _ in (RUNS if runs is None else runs)
     ]
+
+
+# Job order when more jobs are ready than cores: the data a training run reads first,
+# then the runs longest first (longest-processing-time order: a long run started last
+# leaves the other cores idle while it finishes). A training run's priority is its
+# matrix-multiply FLOPs (plan.run_flops) on a log scale, in hundredths of a decade, so the
+# data rules' priority stays above every run's. Other rules keep priority 0: they are
+# short, and the runs they wait for are what holds the cores.
+DATA_PRIORITY = 10_000
+
+
+def train_priority(wildcards):
+    """A training job's priority: 100 log10 of its run's FLOPs (about 1,270 for the
+    default's batch-64 runs, 1,300 for its batch-128 ones)."""
+    s, problem = SETTINGS[wildcards.setting], PROBLEM_DIRS[wildcards.pdir]
+    model = cfg.model_spec(config, s.model)
+    flops = run_flops(config, model, s.steps, s.batch_size, problem.D, problem.K)
+    return round(100 * math.log10(max(flops, 1.0)))
 
 
 def problem_params(wildcards):

@@ -17,6 +17,7 @@ rule task_pool:
         M="[0-9]+",
     group:
         "data"
+    priority: DATA_PRIORITY
     conda:
         "../../envs/icl.yaml"
     script:
@@ -37,6 +38,7 @@ rule eval_set_true:
         f"{PDIR}/logs/eval_set/true.log",
     group:
         "data"
+    priority: DATA_PRIORITY
     conda:
         "../../envs/icl.yaml"
     script:
@@ -61,6 +63,7 @@ rule eval_set_pretrain:
         M="[0-9]+",
     group:
         "data"
+    priority: DATA_PRIORITY
     conda:
         "../../envs/icl.yaml"
     script:

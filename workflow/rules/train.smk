@@ -38,6 +38,7 @@ rule train:
         checkpoint=cfg.run_dir(config, f"{PDIR}/checkpoints", "{setting}", "{seed}", "{M}") + ".pt",
         checkpoint_root=f"{PDIR}/checkpoints",
     threads: TRAIN["threads"]
+    priority: train_priority
     resources:
         # Asked for explicitly (never probed on the host that builds the DAG): under Slurm
         # it becomes --gpus; locally `--resources gpu=N` lets N jobs hold one at once.
