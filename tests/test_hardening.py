@@ -534,6 +534,19 @@ def test_each_smoke_figures_legend_names_only_curves_it_draws(smoke_outdir, smok
     plt.close(fig)
 
 
+def test_the_connectivity_legend_lies_outside_every_panel(smoke_outdir, smoke_config):
+    """Its entries are many and long: inside the barrier panel it covered the barriers."""
+    import matplotlib.pyplot as plt
+    fig = smoke_figure(smoke_outdir, smoke_config, "connectivity")
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)
+    box = fig.legends[0].get_window_extent(renderer)
+    overlapping = [ax.get_title() for ax in fig.axes if ax.get_window_extent(renderer).overlaps(box)]
+    assert not overlapping, overlapping
+    plt.close(fig)
+
+
 def test_fig5s_legend_names_dmmse_and_ridge_and_no_estimator_it_lacks(smoke_outdir, smoke_config):
     import matplotlib.pyplot as plt
     fig = smoke_figure(smoke_outdir, smoke_config, "fig5")

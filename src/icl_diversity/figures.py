@@ -285,7 +285,7 @@ def figure_legend(fig, ax, inside: str | None = None, note: str | None = None, *
         entries = legend_entries([ax] + [a for a in fig.axes if a is not ax])
         if entries:
             fig.legend(list(entries.values()), list(entries), loc="outside lower center",
-                       ncol=min(len(entries), 6), frameon=False, **dict(dict(fontsize=9), **style))
+                       **dict(dict(ncol=min(len(entries), 6), frameon=False, fontsize=9), **style))
         return
     entries = legend_entries([ax])
     if entries:
@@ -562,7 +562,8 @@ def fig_connectivity(paths: pd.DataFrame, barriers: pd.DataFrame, thresholds: pd
     ax.set_ylim(bottom=0)     # 0 is a linearly connected pair: the scale starts there
     ax.set_ylabel("loss barrier (L / D above the line)")
     ax.set_title("barrier along the straight line")
-    figure_legend(fig, ax, inside="best", fontsize=7)
+    # below the panels: inside, its many long entries hid the barriers they name
+    figure_legend(fig, ax, ncol=3, fontsize=8)
     stuck_note(fig, rows.rename(columns={"seed_a": "seed"}), settings, vary)
     return fig
 
