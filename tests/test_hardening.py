@@ -534,10 +534,12 @@ def test_each_smoke_figures_legend_names_only_curves_it_draws(smoke_outdir, smok
     plt.close(fig)
 
 
-def test_the_connectivity_legend_lies_outside_every_panel(smoke_outdir, smoke_config):
-    """Its entries are many and long: inside the barrier panel it covered the barriers."""
+@pytest.mark.parametrize("name", ["connectivity", "fig4"])
+def test_a_legend_of_many_long_entries_lies_outside_every_panel(smoke_outdir, smoke_config, name):
+    """Inside the right-hand panel, the connectivity legend covered barriers and Fig 4's
+    covered t* points."""
     import matplotlib.pyplot as plt
-    fig = smoke_figure(smoke_outdir, smoke_config, "connectivity")
+    fig = smoke_figure(smoke_outdir, smoke_config, name)
     renderer = fig.canvas.get_renderer()
     fig.draw(renderer)
     assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)

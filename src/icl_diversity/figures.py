@@ -370,7 +370,6 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataF
         ax.set_xlabel("training step")
         ax.set_ylabel(r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$")
         ax.set_title(labels[s.name])
-        figure_legend(fig, ax, inside="upper right")
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=list(axes[:-1]),
                        ticks=np.arange(len(finite)))
     bar.ax.set_yticklabels([pow2(M) for M in finite])
@@ -411,9 +410,10 @@ def fig_dynamics(curves: pd.DataFrame, settings, vary: str, thresholds: pd.DataF
     plain_log_y(ax)
     ax.set_xlabel("number of pretraining tasks M")
     ax.set_ylabel(r"$t^*$ (step of the minimum)")
-    ax.set_title(f"{where}; open markers: not fitted (minimum at an end, or outside the range)",
+    ax.set_title(f"{where}; open markers: not fitted\n(minimum at an end, or outside the range)",
                  fontsize=8)
-    figure_legend(fig, ax, inside="best")
+    # below the panels: inside the right one, its long entries hid t* points
+    figure_legend(fig, ax, ncol=4)
     stuck_note(fig, d, settings, vary)
     return fig
 
