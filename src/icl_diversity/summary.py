@@ -202,6 +202,11 @@ def threshold_section(thresholds: pd.DataFrame, pt: pd.DataFrame, groups: dict) 
         "interval covers the error of that straight line: where "
         "the curves bend inside a wide bracket, their crossing can lie anywhere in it, outside "
         "the interval. Only a finer grid there (a refined group) narrows the bracket. "
+        "`status`: *found*, one significant crossing (from significantly above to "
+        "significantly below); *several*, more than one, of which the one that best splits the "
+        "significant differences into positive before it and negative after it is taken (over "
+        "seeds: some seed's curve has several); *not significant* or *none found*, no "
+        "threshold; *undetermined (k of S seeds cross)*, not every seed crosses. "
         "`resamples crossing` is the fraction of sequence resamples in which every seed "
         "crosses significantly; `stuck left out` counts the runs of the comparison (finite M) "
         "flagged stuck.",
