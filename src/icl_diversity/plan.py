@@ -218,6 +218,12 @@ def run_flops(config: dict, model: dict, steps: int, batch: int, D: int, K: int)
     return steps * step_flops(model, batch, D, K) + evaluation_flops(config, model, steps, D, K)
 
 
+def setting_flops(config: dict, setting, problem) -> float:
+    """run_flops of one run of `setting` (config.Setting) on `problem` (config.Problem)."""
+    return run_flops(config, cfg.model_spec(config, setting.model), setting.steps, setting.batch_size,
+                     problem.D, problem.K)
+
+
 # ---- the baselines (CPU only: the workflow computes them on the CPU)
 
 # How a baseline's work per unit grows with D, for a D it was never measured at: dMMSE
@@ -402,7 +408,7 @@ def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_ra
         s, pb = settings[name], problems[p]
         model = cfg.model_spec(config, s.model)
         jobs = sum(1 for r in runs if r[:2] == (p, name))
-        job_flops = run_flops(config, model, s.steps, s.batch_size, pb.D, pb.K)
+        job_flops = setting_flops(config, s, pb)
         flops += jobs * job_flops
         cells = []
         for d in devices:

@@ -9,7 +9,7 @@ from pathlib import Path
 # the package is on sys.path: the Snakefile puts src/ there before validating the config
 from icl_diversity import config as cfg
 from icl_diversity.effects import comparisons as effect_comparisons
-from icl_diversity.plan import run_flops
+from icl_diversity.plan import setting_flops
 from icl_diversity.sources import script_sources
 
 cfg.check(config)
@@ -95,7 +95,7 @@ def run_problems(key, runs=None):
 # Job order when more jobs are ready than cores: the data a training run reads first,
 # then the runs longest first (longest-processing-time order: a long run started last
 # leaves the other cores idle while it finishes). A training run's priority is its
-# matrix-multiply FLOPs (plan.run_flops) on a log scale, in hundredths of a decade, so the
+# matrix-multiply FLOPs (plan.setting_flops) on a log scale, in hundredths of a decade, so the
 # data rules' priority stays above every run's. Other rules keep priority 0: they are
 # short, and the runs they wait for are what holds the cores.
 DATA_PRIORITY = 10_000
@@ -104,9 +104,7 @@ DATA_PRIORITY = 10_000
 def train_priority(wildcards):
     """A training job's priority: 100 log10 of its run's FLOPs (about 1,270 for the
     default's batch-64 runs, 1,300 for its batch-128 ones)."""
-    s, problem = SETTINGS[wildcards.setting], PROBLEM_DIRS[wildcards.pdir]
-    model = cfg.model_spec(config, s.model)
-    flops = run_flops(config, model, s.steps, s.batch_size, problem.D, problem.K)
+    flops = setting_flops(config, SETTINGS[wildcards.setting], PROBLEM_DIRS[wildcards.pdir])
     return round(100 * math.log10(max(flops, 1.0)))
 
 
