@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from icl_diversity.model import ICLTransformer, ModelConfig
-from icl_diversity.tasks import train_batch
+from icl_diversity.batches import BatchStream
 
 
 class ReferenceBlock(nn.Module):
@@ -101,8 +101,8 @@ def main():
         return side_by_side(args)
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.D, args.K, *args.model)
-    batches = [tuple(torch.from_numpy(a).to(args.device) for a in train_batch(s, args.batch, args.D, args.K, 0.25, 0, None))
-               for s in range(args.steps + 3)]
+    stream = BatchStream(args.batch, args.D, args.K, 0.25, 0, None, device=args.device)
+    batches = [stream(s) for s in range(args.steps + 3)]
     torch.manual_seed(0)
     models = {"workflow (SDPA)": ICLTransformer(cfg).to(args.device),
               "reference (nn.MultiheadAttention)": ReferenceModel(cfg).to(args.device)}
