@@ -18,6 +18,24 @@ def test_every_script_says_how_to_run_it(script):
     assert f"python {script}" in doc or f"python3 {script}" in doc, f"{script}: no usage line naming it"
 
 
+def _package_imports(script):
+    """(module, name) of every `from icl_diversity... import name` in a script."""
+    for node in ast.walk(ast.parse((ROOT / script).read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("icl_diversity"):
+            yield from ((node.module, alias.name) for alias in node.names)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=str)
+def test_every_name_a_script_imports_from_the_package_exists(script):
+    """Scripts are not imported by any other test, so a rename in the package would
+    otherwise leave one failing at its first line, found only when someone runs it."""
+    import importlib
+    missing = [f"{module}.{name}" for module, name in _package_imports(script)
+               if not hasattr(importlib.import_module(module), name)
+               and importlib.util.find_spec(f"{module}.{name}") is None]
+    assert not missing, f"{script} imports what the package no longer has: {missing}"
+
+
 def test_the_measured_rates_are_package_data():
     pkg = Path(plan.__file__).resolve().parent
     assert plan.RATES.resolve().parent == pkg / "data" and plan.RATES.exists()
