@@ -29,7 +29,7 @@ def _package_imports(script):
 def test_every_name_a_script_imports_from_the_package_exists(script):
     """Scripts are not imported by any other test, so a rename in the package would
     otherwise leave one failing at its first line, found only when someone runs it."""
-    import importlib
+    import importlib.util
     missing = [f"{module}.{name}" for module, name in _package_imports(script)
                if not hasattr(importlib.import_module(module), name)
                and importlib.util.find_spec(f"{module}.{name}") is None]
