@@ -538,10 +538,14 @@ def laplace_claims(pt_loss, bayes=0.30, ridge=0.32, status="found"):
     config = cfg.load_config(ROOT / "studies" / "laptop_laplace.yaml")
     problem = cfg.sweep_problems(config, "laplace")[0].name
     settings = [s.name for s in cfg.sweep_settings(config, "laplace")]
+    from icl_diversity.effects import comparisons, effects_table
+    table = thresholds(threshold(group="laplace", problem=problem, status=status),
+                       threshold(group="gaussian", problem=PROBLEM, log2=4.2, lo=3.9, hi=4.5))
     tables = dict(baselines=baselines(problem, bayes=bayes, loss={"Ridge": ridge}),
                   pt_metrics=pt_metrics(settings=settings, problem=problem,
                                         losses=lambda s, seed, M: pt_loss),
-                  thresholds=thresholds(threshold(group="laplace", problem=problem, status=status)))
+                  thresholds=table, effects=effects_table(table.assign(se_sequences=0.1),
+                                                          comparisons(config)))
     return claims(tables, config)
 
 

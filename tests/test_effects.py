@@ -10,8 +10,8 @@ from scipy import stats
 
 from icl_diversity import config as cfg
 from icl_diversity.effects import (EFFECT_COLUMNS, NO_SEEDS, ONE_SEED, SEEDS_T, SEQUENCES_ONLY,
-                                   comparisons, effect_sentence, effects_table, paired_difference,
-                                   read_effects)
+                                   comparisons, effect_label, effect_sentence, effects_table,
+                                   figure_effects, paired_difference, read_effects)
 from icl_diversity.io import write_csv
 from icl_diversity.summary import effects_section
 from icl_diversity.threshold import THRESHOLD_COLUMNS
@@ -170,6 +170,41 @@ def test_the_table_reads_back_with_its_text_columns_as_text(tmp_path):
     assert effect_sentence(back.iloc[0]) == effect_sentence(out.iloc[0])
 
 
+def test_a_figures_label_gives_the_difference_its_interval_p_and_seeds():
+    thresholds = table(threshold_rows(weight_decay=0.0, seeds={0: 4.0, 1: 4.5, 2: 4.2}, pooled=4.23),
+                       threshold_rows(weight_decay=1.0, seeds={0: 3.88, 1: 3.98, 2: 3.73}, pooled=3.86))
+    row = effects_table(thresholds, [dict(DECAY, groups={"decay": [0, 1, 2]})]).iloc[0]
+    d = np.array([3.88, 3.98, 3.73]) - np.array([4.0, 4.5, 4.2])
+    low, high = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    p = stats.ttest_1samp(d, 0.0).pvalue
+    assert effect_label(row) == f"{d.mean():+.2f} [{low:.2f}, {high:.2f}]\np = {p:.2g}, 3 seeds"
+    assert effect_label(row) == "-0.37 [-0.91, 0.17]\np = 0.099, 3 seeds"
+
+
+def test_a_figures_label_says_one_seed_no_test_and_counts_dropped_seeds():
+    one = effects_table(table(threshold_rows(weight_decay=0.0, pooled=4.0, se=0.3),
+                              threshold_rows(weight_decay=1.0, pooled=4.25, se=0.4)),
+                        [dict(DECAY, groups={"decay": [0]})]).iloc[0]
+    assert effect_label(one) == "+0.25, one seed: no test"
+    none = effects_table(table(threshold_rows(weight_decay=0.0, seeds={0: 4.0, 1: 4.1}),
+                               threshold_rows(weight_decay=1.0, seeds={0: np.nan, 1: np.nan})),
+                         [dict(DECAY, groups={"decay": [0, 1]})]).iloc[0]
+    assert effect_label(none) == "no paired seeds, 2 dropped"
+    some = effects_table(table(threshold_rows(weight_decay=0.0, seeds={0: 4.0, 1: 4.1, 2: 4.3}),
+                               threshold_rows(weight_decay=1.0, seeds={0: 3.0, 1: np.nan, 2: 3.4})),
+                         [dict(DECAY, groups={"decay": [0, 1, 2]})]).iloc[0]
+    assert effect_label(some).startswith("-0.95 [") and effect_label(some).endswith(", 2 seeds, 1 dropped")
+
+
+def test_figure_effects_picks_a_figures_rows_or_none():
+    thresholds = table(threshold_rows(weight_decay=0.0, pooled=4.0),
+                       threshold_rows(weight_decay=1.0, pooled=3.6))
+    out = effects_table(thresholds, [dict(DECAY, groups={"decay": [0]})])
+    assert len(figure_effects(out, "fig7")) == 1
+    assert figure_effects(out, "fig6") is None and figure_effects(None, "fig7") is None
+    assert figure_effects(out.iloc[:0], "fig7") is None
+
+
 # ---------------------------------------------------------------- from a config
 
 def test_smoke_axes_compares_D_decay_width_depth_and_the_laplace_prior():
@@ -193,7 +228,13 @@ def test_laptop_decay_seeds_compares_decay_1_with_0_on_seeds_0_1_2():
 
 def test_a_study_without_compared_axes_compares_nothing():
     assert comparisons(cfg.load_config("studies/smoke.yaml")) == []
-    assert comparisons(cfg.load_config("studies/laptop_laplace.yaml")) == []   # no Gaussian group
+
+
+def test_laptop_laplace_compares_the_laplace_prior_with_its_gaussian_group():
+    (c,) = comparisons(cfg.load_config("studies/laptop_laplace.yaml"))
+    assert (c["figure"], c["axis"], c["reference"]) == ("appendix_laplace", "prior", "gaussian")
+    assert c["groups"] == {"gaussian": [0], "laplace": [0]}
+    assert sorted(v[0] for v in c["values"].values()) == ["gaussian", "laplace"]
 
 
 # ---------------------------------------------------------------- the summary

@@ -366,6 +366,11 @@ def test_new_figures_are_drawn_with_provenance_and_caption(axes_run, name):
     sidecar = json.loads((figures / f"{name}.json").read_text())
     assert any("thresholds.csv" in str(i) for i in json.dumps(sidecar).split('"'))
     assert (ROOT / "workflow" / "report" / f"{name}.rst").exists()
+    # the figures of a compared axis (D, decay, width, depth, the Laplace prior) draw the
+    # effects table's paired differences, so it is among their inputs; the small model's
+    # appendix figure compares nothing
+    inputs = {Path(i["path"]).name for i in sidecar["inputs"]}
+    assert ("effects.csv" in inputs) == (name != "appendix_small"), sorted(inputs)
 
 
 def test_laplace_baselines_have_no_dmmse_at_inf(axes_run):
@@ -516,6 +521,109 @@ def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
     # both seeds of width 64 beside its all-seeds point; width 128 has one seed: no cross
     np.testing.assert_allclose(crosses[0].get_xdata(), [0.12, 0.12])
     np.testing.assert_allclose(crosses[0].get_ydata(), [4.8, 5.3])
+    plt.close(fig)
+
+
+def _effect(figure, axis, reference, compared, fixed, mean, n=1, low=np.nan, high=np.nan, p=np.nan,
+            groups="g", n_dropped=0):
+    """One row of a hand-made effects table (effects.EFFECT_COLUMNS)."""
+    return dict(figure=figure, axis=axis, groups=groups, problems="P", fixed=fixed,
+                reference=reference, compared=compared, seeds=", ".join(map(str, range(n))), n=n,
+                n_dropped=n_dropped, dropped_seeds="", unshared_seeds="", differences="",
+                mean_difference=mean, ci_low=low, ci_high=high, interval="", t_statistic=np.nan,
+                df=n - 1, p_value=p, verdict="")
+
+
+def _texts_at(ax):
+    """{x: text} of a panel's texts."""
+    return {t.get_position()[0]: t.get_text() for t in ax.texts}
+
+
+def test_fig7_labels_each_compared_value_with_its_paired_difference():
+    """The effects table's rows reach Fig 7's threshold panel: above each compared value its
+    paired difference with interval, p and seeds (or "one seed: no test"), led by the model
+    family when several share the value; "reference" above the reference value."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.figures_axes import fig_capacity
+    models = {"small": {"n_embd": 64, "n_head": 2, "n_layer": 4},
+              "small_w128": {"n_embd": 128, "n_head": 2, "n_layer": 4},
+              "base_w64": {"n_embd": 64, "n_head": 2, "n_layer": 8},
+              "base": {"n_embd": 128, "n_head": 2, "n_layer": 8}}
+    settings = [f"{m}-b{b}-s10-wd0" for m in models for b in (8, 16)]
+    pt = pd.DataFrame([r for i, s in enumerate(settings) for r in _pt_rows("P", s, 0.1 * (i + 1))])
+    thr = pd.DataFrame([_threshold("width", "P", m, log2, log2 - 0.5, log2 + 0.5)
+                        for m, log2 in (("small", 5.0), ("small_w128", 6.0), ("base_w64", 7.0),
+                                        ("base", 6.6))])
+    axes = {"n_embd": dict(group="width", vary="batch_size", settings=settings, seeds=[0, 1, 2],
+                           problems={"P": {}}, M=["2", "4", "8", "inf"], models=models)}
+    fixed = "steps 10, threshold of batch_size 8 vs 16"
+    effects = pd.DataFrame([
+        _effect("fig7", "n_embd", 64, 128, f"model family small, {fixed}", 1.0, n=3, low=0.61,
+                high=1.39, p=0.0123, groups="width"),
+        _effect("fig7", "n_embd", 64, 128, f"model family base, {fixed}", -0.4, groups="width"),
+        _effect("fig7", "n_layer", 4, 8, f"model family small, {fixed}", 2.0, groups="depth")])
+    before = fig_capacity(pt, thr, axes)
+    fig = fig_capacity(pt, thr, axes, effects)
+    top = fig.axes[0]
+    texts = _texts_at(top)
+    assert set(texts) == {0, 1}                       # width 64 (reference) and 128
+    assert texts[0].startswith("reference")
+    assert texts[1] == ("model family small:\n$\\Delta\\log_2 M^*$ = +1.00 [0.61, 1.39]\n"
+                        "p = 0.012, 3 seeds\n"
+                        "model family base:\n$\\Delta\\log_2 M^*$ = -0.40, one seed: no test")
+    assert "+2.00" not in "".join(texts.values())       # the depth row is another panel's
+    # room above the points: the axis reaches higher than without the labels
+    assert top.get_ylim()[1] > before.axes[0].get_ylim()[1]
+    assert top.get_ylim()[0] == pytest.approx(before.axes[0].get_ylim()[0])
+    plt.close(fig)
+    plt.close(before)
+
+
+def test_fig6_labels_each_D_with_its_paired_difference_to_the_smallest():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.figures_axes import fig_dimension
+    problems = {"P4": {"D": 4, "K": 8, "noise_var": 0.125}, "P8": {"D": 8, "K": 16, "noise_var": 0.25}}
+    settings = ["nano-b8-s10-wd0", "nano-b16-s10-wd0"]
+    pt = pd.DataFrame([r for p in problems for s in settings for r in _pt_rows(p, s, 0.1)])
+    base = pd.DataFrame([dict(estimator="dMMSE", M=M, eval_set="true", metric="delta_ridge",
+                              target="-", position=0, value=0.3, stderr=0.0, problem=p)
+                         for p in problems for M in (2.0, 4.0, 8.0)])
+    thr = pd.DataFrame([_threshold("dim", "P4", "nano", 2.0, 1.5, 2.5),
+                        _threshold("dim", "P8", "nano", 3.0, 2.6, 3.4)])
+    groups = {"dim": dict(group="dim", vary="batch_size", settings=settings, seeds=[0, 1],
+                          problems=problems, M=["2", "4", "8", "inf"])}
+    effects = pd.DataFrame([_effect("fig6", "D", 4, 8, "model nano, steps 10", 0.9, n=2, low=-2.1,
+                                    high=3.9, p=0.21, groups="dim", n_dropped=1)])
+    fig = fig_dimension(pt, base, thr, groups, effects)
+    left = next(ax for ax in fig.axes if ax.get_xlabel() == "dimension D" and ax.containers)
+    texts = _texts_at(left)
+    assert set(texts) == {2.0, 3.0}                   # log2 D
+    assert texts[2.0].startswith("reference")
+    assert texts[3.0] == "$\\Delta\\log_2 M^*$ = +0.90 [-2.10, 3.90]\np = 0.21, 2 seeds, 1 dropped"
+    plt.close(fig)
+
+
+def test_the_laplace_figure_says_its_difference_to_the_gaussian_threshold():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.config import Setting
+    from icl_diversity.figures import fig_vs_M
+    settings = [Setting("nano", b, 10, 0.0) for b in (8, 16)]
+    pt = pd.DataFrame([r for s in settings for r in _pt_rows("P", s.name, 0.1)])
+    base = pd.DataFrame([dict(estimator="Ridge", M=M, eval_set=es, metric="loss_per_dim",
+                              target="noisy", position=0, value=0.5, stderr=0.01)
+                         for M in (2.0, 4.0, 8.0, np.inf) for es in ("true", "pretrain")])
+    thr = pd.DataFrame([_threshold("laplace", "P", "nano", 2.5, 2.2, 2.8)])
+    effects = pd.DataFrame([_effect("appendix_laplace", "prior", "gaussian", "laplace",
+                                    "model nano", 0.21, groups="gaussian vs laplace")])
+    fig = fig_vs_M(pt, base, thr, settings, "batch_size", ["loss"], inf_dmmse_is_ridge=False,
+                   effects=effects)
+    first, *rest = fig._suptitle.get_text().split("\n")
+    assert first.startswith("task-diversity threshold: $M\\approx2^{2.50}$ [2.20, 2.80]")
+    assert " ".join(rest) == ("prior laplace vs gaussian, threshold difference (octaves of M, "
+                              "paired by seed): +0.21, one seed: no test")
     plt.close(fig)
 
 

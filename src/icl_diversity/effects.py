@@ -283,6 +283,33 @@ def effect_sentence(row) -> str:
             f"{interval}, {p_text}{note}: {row['verdict']}.")
 
 
+def effect_label(row) -> str:
+    """One row of the effects table as a figure labels its compared value: the mean
+    paired difference (octaves of M, compared - reference) with its 95% interval and p,
+    e.g. "-0.37 [-0.91, 0.17]\np = 0.097, 3 seeds"; "+0.21, one seed: no test"; or "no
+    paired seeds". A seed dropped (no threshold on one side) is counted."""
+    n = int(row["n"])
+    dropped = int(row["n_dropped"])
+    note = f", {dropped} dropped" if dropped else ""
+    if n == 0:
+        return f"no paired seeds{note}"
+    mean = f"{float(row['mean_difference']):+.2f}"
+    if n == 1:
+        return f"{mean}, one seed: no test{note}"
+    p = float(row["p_value"])
+    p_text = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
+    return (f"{mean} [{_num(row['ci_low'])}, {_num(row['ci_high'])}]\n"
+            f"{p_text}, {n} seeds{note}")
+
+
+def figure_effects(effects, figure: str):
+    """The effects table's rows that `figure` draws (None or an empty table: none)."""
+    if effects is None or not len(effects):
+        return None
+    rows = effects[effects["figure"] == figure]
+    return rows if len(rows) else None
+
+
 # ---------------------------------------------------------------- from the config
 
 def _model_axis_values(config: dict, group: str, axis: str) -> dict:

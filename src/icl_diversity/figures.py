@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 
 from . import provenance  # noqa: E402
 from .connectivity import reference_band  # noqa: E402
+from .effects import effect_label  # noqa: E402
 from .io import atomic_path  # noqa: E402
 from .threshold import SEQUENCES_ONLY, placement, power_law_fit, step_of_minimum  # noqa: E402
 
@@ -298,11 +299,13 @@ def figure_legend(fig, ax, inside: str | None = None, note: str | None = None, *
 
 def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame,
              settings, vary: str, columns=("loss", "delta_dmmse", "delta_ridge"),
-             inf_dmmse_is_ridge: bool = True):
+             inf_dmmse_is_ridge: bool = True, effects: pd.DataFrame | None = None):
     """Rows T_Pretrain / T_True; one column per entry of `columns` (see PANELS): PT per
     setting, and the baselines in the loss column, vs M. Fig 2 and Fig 3. Under a
     non-Gaussian task prior dMMSE at M = inf is not Ridge: pass inf_dmmse_is_ridge=False
-    and it is left out there."""
+    and it is left out there. `effects` (the effects table's rows for this figure, e.g.
+    the Laplace prior against the Gaussian) adds a line per row under the title: the
+    paired difference of the thresholds (effects.effect_label)."""
     if inf_dmmse_is_ridge:
         pt, baselines = with_inf_dmmse(pt), with_inf_dmmse(baselines)
     labels, colors = setting_labels(settings, vary), setting_colors(settings)
@@ -332,8 +335,14 @@ def fig_vs_M(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame
                 ax.set_xlabel("")
     figure_legend(fig, axes[0, 0])
     stuck_note(fig, pt, settings, vary)
-    fig.suptitle("task-diversity threshold: " + (", ".join(
-        threshold_label(t) for t in found_thresholds(thresholds).itertuples()) or "none found"))
+    title = "task-diversity threshold: " + (", ".join(
+        threshold_label(t) for t in found_thresholds(thresholds).itertuples()) or "none found")
+    width = int(fig.get_figwidth() * 11)     # characters of the title's text per line
+    for row in ([] if effects is None else effects.to_dict("records")):
+        title += "\n" + textwrap.fill(
+            f"{row['axis']} {row['compared']} vs {row['reference']}, threshold difference (octaves "
+            f"of M, paired by seed): " + effect_label(row).replace("\n", ", "), width)
+    fig.suptitle(title)
     return fig
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .config import DERIVED_MODEL, Setting
+from .effects import effect_label
 from .figures import (axis_name, figure_legend, format_M_axis, plain_log_y, plot_vs_M, select,
                       setting_colors, setting_labels, shade_past_thresholds, stuck_note)
 
@@ -49,6 +50,46 @@ def threshold_axis(ax) -> None:
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: rf"$2^{{{v:g}}}$"))
 
 
+def draw_effects(ax, effects: pd.DataFrame | None, x_of) -> dict:
+    """The effects table's paired differences on a threshold panel: at the top, above each
+    compared value, its difference to the axis' reference (effects.effect_label: mean over
+    paired seeds with its 95% interval and p, or "one seed: no test"), and "reference"
+    above the reference. Rows at one value (several families or fixed settings) are
+    stacked, each led by what tells it from the others. `x_of` maps an axis value to its
+    x (None: not drawn). Room is made at the top of the panel, so that no box hides a
+    point. Returns the panel legend's style that keeps it below the labels (none drawn:
+    {})."""
+    if effects is None or not len(effects):
+        return {}
+    parts = [str(f).split(", ") for f in effects["fixed"]]
+    common = set.intersection(*(set(p) for p in parts))
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    box = dict(boxstyle="round,pad=0.25", fc="white", ec="0.6", alpha=0.9)
+    by_x = {}
+    for row, fixed in zip(effects.to_dict("records"), parts):
+        x = x_of(row["compared"])
+        if x is None:
+            continue
+        context = ", ".join(p for p in fixed if p not in common)
+        label = r"$\Delta\log_2 M^*$ = " + effect_label(row)
+        by_x.setdefault(x, []).append(f"{context}:\n{label}" if context else label)
+    for reference in effects["reference"].unique():
+        x = x_of(reference)
+        if x is not None:
+            by_x.setdefault(x, []).insert(0, "reference of\n" + r"$\Delta$, paired by seed")
+    lines = 1
+    for x, labels in by_x.items():
+        text = "\n".join(labels)
+        lines = max(lines, text.count("\n") + 1)
+        ax.text(x, 0.98, text, transform=top, ha="center", va="top", fontsize=6.5, bbox=box)
+    if not by_x:
+        return {}
+    lo, hi = ax.get_ylim()
+    room = min(0.1 * (lines + 1), 0.8)
+    ax.set_ylim(lo, hi + (hi - lo) * room)
+    return dict(bbox_to_anchor=(0, 0, 1, 1 / (1 + room)))     # "best" within the points' part
+
+
 # ---------------------------------------------------------------- Fig 6
 
 def dimension_panels(groups: dict) -> list[tuple[str, str, dict]]:
@@ -58,13 +99,15 @@ def dimension_panels(groups: dict) -> list[tuple[str, str, dict]]:
 
 
 def fig_dimension(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.DataFrame,
-                  groups: dict):
+                  groups: dict, effects: pd.DataFrame | None = None):
     """Fig 6. Top: Delta^{T_True}_{PT,Ridge} vs M for each D (one curve per setting,
     shaded past the threshold). Bottom left: the threshold vs D with its interval (and
     a guide M* proportional to D); bottom right: at each D's largest finite M,
     Delta^{T_True}_{PT,Ridge} and Delta^{T_True}_{dMMSE,Ridge} vs D.
 
-    `groups` maps each group to its group_params (settings, vary, problems, M)."""
+    `groups` maps each group to its group_params (settings, vary, problems, M).
+    `effects` (the effects table's Fig 6 rows, if the study compares D) labels each D
+    with its paired difference to the smallest D (draw_effects)."""
     panels = dimension_panels(groups)
     n = len(panels)
     # top: one panel per D, each two grid columns wide; bottom: two panels, n columns each
@@ -91,15 +134,17 @@ def fig_dimension(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.Data
         all_settings.update({s.name: s for s in settings})
         curves[g, problem] = (spec["D"], rows)
         guide += [(spec["D"], t.log2_threshold) for t in mine[mine["found"]].itertuples()]
-    draw_threshold_vs_D(bottom[0], pooled, panels, guide)
+    draw_threshold_vs_D(bottom[0], pooled, panels, guide, effects)
     draw_largest_M_vs_D(bottom[1], curves, baselines, panels, groups)
     stuck_note(fig, pd.concat([rows for _, rows in curves.values()]), list(all_settings.values()),
                next(iter(groups.values()))["vary"])
     return fig
 
 
-def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
-    """One series per combination of the fixed axes (e.g. one model and step count)."""
+def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide,
+                        effects: pd.DataFrame | None = None) -> None:
+    """One series per combination of the fixed axes (e.g. one model and step count), and
+    the paired differences between the D (draw_effects)."""
     D_of = {problem: spec["D"] for _, problem, spec in panels}
     rows = pooled[pooled["problem"].isin(D_of) & pooled["group"].isin({g for g, _, _ in panels})]
     rows = rows.assign(D=rows["problem"].map(D_of)).sort_values("D")
@@ -117,8 +162,10 @@ def draw_threshold_vs_D(ax, pooled: pd.DataFrame, panels, guide) -> None:
     ax.set_xlim(np.log2(Ds[0]) - 0.5, np.log2(Ds[-1]) + 0.5)
     ax.set_xlabel("dimension D")
     threshold_axis(ax)
+    below = {} if effects is None else draw_effects(
+        ax, effects[effects["axis"] == "D"], lambda v: np.log2(_number(v)) if _number(v) else None)
     ax.set_title("open: best crossing, not significant", fontsize=8)
-    figure_legend(ax.figure, ax, inside="best", note="no crossing found", fontsize=7)
+    figure_legend(ax.figure, ax, inside="best", note="no crossing found", fontsize=7, **below)
 
 
 def draw_largest_M_vs_D(ax, curves, baselines: pd.DataFrame, panels, groups) -> None:
@@ -174,14 +221,17 @@ def axis_points(info: dict, axis: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
+def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict,
+                 effects: pd.DataFrame | None = None):
     """Fig 7: one column per swept axis (weight decay, width, depth). Top: the threshold
     (log2 M, with its interval) vs the axis value, one series per model family; bottom:
     L/D on T_True (noisy y) at the group's largest finite M vs the axis value, one line
     per family and value of the group's threshold axis. Values sit at evenly spaced
     positions labelled with the value (weight decay 0 has no place on a log axis).
 
-    `axes` maps each axis to its group's group_params plus `models` (name -> spec)."""
+    `axes` maps each axis to its group's group_params plus `models` (name -> spec).
+    `effects` (the effects table's Fig 7 rows, if the study compares an axis) labels each
+    compared value with its paired difference to the axis' reference (draw_effects)."""
     fig, grid = plt.subplots(2, len(axes), figsize=(4.2 * len(axes), 6.8), squeeze=False,
                              layout="constrained")
     pooled = pooled_thresholds(thresholds)
@@ -199,6 +249,10 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
             crossed |= plot_seed_thresholds(grid[0, c], per_seed[per_seed["family"] == family], pos,
                                             f"C{i}", "_nolegend_" if crossed else "one seed's crossing")
         threshold_axis(grid[0, c])
+        below = {}
+        if effects is not None:
+            mine = effects[(effects["axis"] == axis) & (effects["groups"] == info["group"])]
+            below = draw_effects(grid[0, c], mine, lambda v: pos.get(_number(v)))
         grid[0, c].set_title(f"threshold vs {AXIS_LABELS[axis]}\n(open: best crossing, not significant)",
                              fontsize=9)
         draw_loss_vs_axis(grid[1, c], pt, points, problem, pos, info)
@@ -206,9 +260,19 @@ def fig_capacity(pt: pd.DataFrame, thresholds: pd.DataFrame, axes: dict):
             ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
             ax.set_xlim(-0.5, len(values) - 0.5)
             ax.set_xlabel(AXIS_LABELS[axis])
-            figure_legend(fig, ax, inside="best", fontsize=7, note="no threshold found"
-                          if ax is grid[0, c] else "no run at this M left the plateau")
+            if ax is grid[0, c]:
+                figure_legend(fig, ax, inside="best", fontsize=7, note="no threshold found", **below)
+            else:
+                figure_legend(fig, ax, inside="best", fontsize=7, note="no run at this M left the plateau")
     return fig
+
+
+def _number(value):
+    """An axis value from the effects table as a number (None: not one)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def with_axis_values(thresholds: pd.DataFrame, info: dict, problem: str, axis: str) -> pd.DataFrame:

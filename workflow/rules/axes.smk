@@ -7,7 +7,8 @@ if "fig6" in FIGURES:
 
     rule fig6:
         """Fig 6: Delta^{T_True}_{PT,Ridge} vs M for each D (K and sigma^2 tied to D), the
-        threshold vs D with its interval, and the distances to Ridge at the largest M vs D."""
+        threshold vs D with its interval and the paired differences between the D (the
+        effects table), and the distances to Ridge at the largest M vs D."""
         output:
             **figure_outputs("fig6"),
         input:
@@ -15,6 +16,7 @@ if "fig6" in FIGURES:
             lr_choice=LR_CHOICE,
             baselines=TABLES["baselines"],
             thresholds=TABLES["thresholds"],
+            effects=effects_of("fig6"),
             code=code("fig_dimension.py"),
         params:
             groups={g: group_params(g) for g in cfg.figure_groups(FIGURES["fig6"])},
@@ -31,14 +33,16 @@ if "fig6" in FIGURES:
 if "fig7" in FIGURES:
 
     rule fig7:
-        """Fig 7: the threshold (with its interval) and T_True L/D at the largest M vs
-        weight decay, width (per model family) and depth."""
+        """Fig 7: the threshold (with its interval, and each compared value's paired
+        difference to the axis' reference from the effects table) and T_True L/D at the
+        largest M vs weight decay, width (per model family) and depth."""
         output:
             **figure_outputs("fig7"),
         input:
             pt_metrics=TABLES["pt_metrics"],
             lr_choice=LR_CHOICE,
             thresholds=TABLES["thresholds"],
+            effects=effects_of("fig7"),
             code=code("fig_capacity.py"),
         params:
             axes=capacity_params(FIGURES["fig7"]),
@@ -57,7 +61,8 @@ for _name in ("appendix_small", "appendix_laplace"):
 
         rule:
             """Appendix: the Fig 2 grid (L/D, Delta_{PT,dMMSE}, Delta_{PT,Ridge} on T_Pretrain
-            and T_True, vs M) of one more sweep group, shaded past its threshold."""
+            and T_True, vs M) of one more sweep group, shaded past its threshold; for the
+            Laplace prior, its threshold's paired difference to the Gaussian group's."""
             name:
                 _name
             output:
@@ -67,6 +72,7 @@ for _name in ("appendix_small", "appendix_laplace"):
                 lr_choice=LR_CHOICE,
                 baselines=TABLES["baselines"],
                 thresholds=TABLES["thresholds"],
+                effects=effects_of(_name),
                 code=code("fig_vs_M.py"),
             params:
                 **group_params(FIGURES[_name]),

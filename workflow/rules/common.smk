@@ -47,6 +47,12 @@ TABLES = {
 COMPARISONS = effect_comparisons(config) if RUNS else []
 
 
+def effects_of(figure):
+    """The effects table as an input of `figure` when the study compares an axis that
+    figure draws (it labels the paired differences); else none."""
+    return TABLES["effects"] if any(c["figure"] == figure for c in COMPARISONS) else []
+
+
 wildcard_constraints:
     M="[0-9]+|inf",
     setting="[^/]+",
