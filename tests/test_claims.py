@@ -470,6 +470,12 @@ def test_a_reported_shift_is_reproduced_only_by_a_significant_paired_test_its_wa
     assert rows["weight_decay 1 vs 0"]["interval"] == "[-0.70, -0.10]"
     assert rows["weight_decay 0.1 vs 0"]["verdict"] == NOT_REPRODUCED
     assert "p = 0.3" in rows["weight_decay 0.1 vs 0"]["why"]
+    # not shown is not refuted: the row says the seeds point the paper's way
+    assert rows["weight_decay 0.1 vs 0"]["why"].endswith(
+        "the paper: lower; the mean difference is lower too, but 3 seeds do not show it, which "
+        "does not refute it")
+    rows_up = effect_claims(effect(verdict="no significant change", p=0.4, mean=0.2, lo=-0.5, hi=0.9))
+    assert rows_up["weight_decay 1 vs 0"]["why"].endswith("the paper: lower; the mean difference is higher")
     assert rows["weight_decay 0.01 vs 0"]["verdict"] == NOT_REPRODUCED
     rows = effect_claims(effect(axis="D", figure="fig6", compared=8, reference=2, verdict="higher",
                                 mean=1.5, lo=1.0, hi=2.0),

@@ -108,8 +108,19 @@ def test_the_table_pairs_seeds_and_compares_each_decay_with_the_smallest():
     assert "weight_decay" not in row["fixed"]
     text = effect_sentence(row)
     assert text.startswith("weight_decay 1 vs 0 (fig7; group decay;")
-    assert "lower by 0.37 octaves of M on 3 paired seeds" in text and "p = 0.099" in text
-    assert text.endswith(": no significant change.")
+    # the verdict first, then the difference: a point estimate is not read as the finding
+    assert text.endswith("128): no significant change on 3 paired seeds (p = 0.099); mean difference "
+                         "-0.37 octaves of M, 95% CI [-0.91, 0.17].")
+
+
+def test_a_significant_shift_is_said_first_and_which_way():
+    thresholds = table(threshold_rows(weight_decay=0.0, seeds={0: 4.0, 1: 4.5, 2: 4.2, 3: 4.1}),
+                       threshold_rows(weight_decay=1.0, seeds={0: 3.0, 1: 3.9, 2: 3.1, 3: 3.4}))
+    row = effects_table(thresholds, [dict(DECAY, groups={"decay": [0, 1, 2, 3]})]).iloc[0]
+    p = stats.ttest_rel([3.0, 3.9, 3.1, 3.4], [4.0, 4.5, 4.2, 4.1]).pvalue
+    assert row["verdict"] == "lower"
+    assert f": significantly lower on 4 paired seeds (p = {p:.2g}); mean difference -0.85" in effect_sentence(row)
+    assert 0.001 < p < 0.05
 
 
 def test_undetermined_seeds_are_dropped_and_counted():
@@ -130,7 +141,8 @@ def test_one_seed_each_side_gives_the_difference_with_a_sequences_only_interval(
     assert row["n"] == 1 and row["seeds"] == "0" and row["verdict"] == ONE_SEED
     assert row["mean_difference"] == pytest.approx(-0.4) and row["interval"] == SEQUENCES_ONLY
     assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * 1.959964 * 0.5, rel=1e-5)
-    assert "one seed (seed 0)" in effect_sentence(row) and ONE_SEED in effect_sentence(row)
+    assert effect_sentence(row).endswith(f": {ONE_SEED} (seed 0); difference -0.40 octaves of M, 95% "
+                                         "interval over evaluation sequences only [-1.38, 0.58].")
 
 
 def test_no_paired_seed_when_one_side_never_crosses():

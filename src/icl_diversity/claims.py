@@ -771,6 +771,13 @@ def effect_rows(effects: pd.DataFrame, config: dict) -> list[dict]:
         else:
             result = REPRODUCED if verdict == expected else NOT_REPRODUCED
             note = f"the paper: {expected}"
+            if verdict == "no significant change":
+                # not shown is not refuted: say which way the seeds point
+                mean = float(e["mean_difference"])
+                way = "lower" if mean < 0 else "higher" if mean > 0 else "unchanged"
+                note += (f"; the mean difference is {way} too, but {n} seeds do not show it, "
+                         "which does not refute it" if way == expected else
+                         f"; the mean difference is {way}")
         rows.append(_row(**head, verdict=result, value=value, interval=interval, why=f"{test}; {note}"))
     # the same values compared in two model families, or at two fixed points: told apart
     # by the family, else by what the comparison holds fixed

@@ -259,9 +259,10 @@ def _value_words(x) -> str:
 
 
 def effect_sentence(row) -> str:
-    """One row of the effects table in words, e.g. "weight_decay 1 vs 0 (group decay;
-    ...): lower by 0.37 octaves of M on 3 paired seeds, 95% CI of the difference
-    [-0.91, 0.17], p = 0.099: no significant change." (`row`: a mapping of its columns)."""
+    """One row of the effects table in words, the verdict first, e.g. "weight_decay 1 vs 0
+    (group decay; ...): no significant change on 3 paired seeds (p = 0.099); mean
+    difference -0.37 octaves of M, 95% CI [-0.91, 0.17]." (`row`: a mapping of its
+    columns)."""
     head = (f"{row['axis']} {_value_words(row['compared'])} vs {_value_words(row['reference'])} "
             f"({row['figure']}; group {row['groups']}; {row['fixed']})")
     n = int(row["n"])
@@ -270,17 +271,17 @@ def effect_sentence(row) -> str:
             if dropped else "")
     if n == 0:
         return f"{head}: no paired seeds{note}: no test."
-    mean = float(row["mean_difference"])
-    way = f"lower by {_num(-mean)}" if mean < 0 else f"higher by {_num(mean)}" if mean > 0 else "unchanged"
+    mean = f"{_num(row['mean_difference'], '+.2f')} octaves of M"
     interval = (f"[{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
                 if pd.notna(row["ci_low"]) else "unavailable")
     if n == 1:
-        return (f"{head}: {way} octaves of M on one seed (seed {row['seeds']}), 95% interval over "
-                f"evaluation sequences only {interval}{note}: {row['verdict']}.")
+        return (f"{head}: {row['verdict']} (seed {row['seeds']}); difference {mean}, 95% interval "
+                f"over evaluation sequences only {interval}{note}.")
     p = float(row["p_value"])
     p_text = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
-    return (f"{head}: {way} octaves of M on {n} paired seeds, 95% CI of the difference "
-            f"{interval}, {p_text}{note}: {row['verdict']}.")
+    verdict = row["verdict"] if row["verdict"] == "no significant change" else f"significantly {row['verdict']}"
+    return (f"{head}: {verdict} on {n} paired seeds ({p_text}); mean difference {mean}, 95% CI "
+            f"{interval}{note}.")
 
 
 def effect_label(row) -> str:
