@@ -2,6 +2,8 @@
 on their results; each script says how to run it, and the plan's measured rates are
 package data."""
 import ast
+import importlib
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,6 @@ def _package_imports(script):
 def test_every_name_a_script_imports_from_the_package_exists(script):
     """Scripts are not imported by any other test, so a rename in the package would
     otherwise leave one failing at its first line, found only when someone runs it."""
-    import importlib.util
     missing = [f"{module}.{name}" for module, name in _package_imports(script)
                if not hasattr(importlib.import_module(module), name)
                and importlib.util.find_spec(f"{module}.{name}") is None]
@@ -45,7 +46,6 @@ def test_the_measured_rates_are_package_data():
 
 
 def _refine_saving():
-    import importlib.util
     spec = importlib.util.spec_from_file_location("refine_saving", ROOT / "benchmarks" / "refine_saving.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
