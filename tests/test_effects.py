@@ -258,6 +258,8 @@ def test_the_summary_prints_the_effects_table_and_a_sentence_per_row():
     text = effects_section(out)
     assert text.startswith("## Threshold differences along the compared axes")
     assert "| fig7 | weight_decay | `decay` |" in text and "| -0.120, -0.520, -0.470 |" in text
+    # how many seeds are paired, then which: one seed 0 must not read as "0 paired seeds"
+    assert "| paired seeds | which | dropped |" in text and "| 1 vs 0 | 3 | 0, 1, 2 | 0 |" in text
     assert "- " + effect_sentence(out.iloc[0]) in text
 
 

@@ -266,13 +266,13 @@ def effects_section(effects: pd.DataFrame) -> str:
             return str(x)
 
     rows = [[r["figure"], r["axis"], f"`{r['groups']}`", r["fixed"],
-             f"{value(r['compared'])} vs {value(r['reference'])}", r["seeds"] or DASH,
+             f"{value(r['compared'])} vs {value(r['reference'])}", plain(r["n"]), r["seeds"] or DASH,
              plain(r["n_dropped"]), r["differences"] or DASH, number(r["mean_difference"], ".2f"),
              interval_text(r["ci_low"], r["ci_high"]), r["interval"], number(r["p_value"], ".2g"),
              r["verdict"]]
             for _, r in effects.iterrows()]
     head = ["figure", "axis", "groups", "fixed", "compared vs reference", "paired seeds",
-            "dropped", "differences (log2 M)", "mean", "95% interval", "interval covers", "p",
+            "which", "dropped", "differences (log2 M)", "mean", "95% interval", "interval covers", "p",
             "verdict"]
     sentences = "\n".join(f"- {effect_sentence(r)}" for _, r in effects.iterrows())
     return section(
