@@ -197,11 +197,11 @@ def test_a_figures_label_says_one_seed_no_test_and_counts_dropped_seeds():
     one = effects_table(table(threshold_rows(weight_decay=0.0, pooled=4.0, se=0.3),
                               threshold_rows(weight_decay=1.0, pooled=4.25, se=0.4)),
                         [dict(DECAY, groups={"decay": [0]})]).iloc[0]
-    assert effect_label(one) == "+0.25, one seed: no test"
+    assert effect_label(one) == "+0.25\none seed: no test"
     none = effects_table(table(threshold_rows(weight_decay=0.0, seeds={0: 4.0, 1: 4.1}),
                                threshold_rows(weight_decay=1.0, seeds={0: np.nan, 1: np.nan})),
                          [dict(DECAY, groups={"decay": [0, 1]})]).iloc[0]
-    assert effect_label(none) == "no paired seeds, 2 dropped"
+    assert effect_label(none) == "no paired seeds\n(2 dropped)"
     some = effects_table(table(threshold_rows(weight_decay=0.0, seeds={0: 4.0, 1: 4.1, 2: 4.3}),
                                threshold_rows(weight_decay=1.0, seeds={0: 3.0, 1: np.nan, 2: 3.4})),
                          [dict(DECAY, groups={"decay": [0, 1, 2]})]).iloc[0]

@@ -540,9 +540,9 @@ def _texts_at(ax):
 
 
 def test_fig7_labels_each_compared_value_with_its_paired_difference():
-    """The effects table's rows reach Fig 7's threshold panel: above each compared value its
+    """The effects table's rows reach Fig 7's threshold panel: under each compared value its
     paired difference with interval, p and seeds (or "one seed: no test"), led by the model
-    family when several share the value; "reference" above the reference value."""
+    family when several share the value; "reference" under the reference value."""
     import matplotlib.pyplot as plt
     import pandas as pd
     from icl_diversity.figures_axes import fig_capacity
@@ -569,13 +569,12 @@ def test_fig7_labels_each_compared_value_with_its_paired_difference():
     texts = _texts_at(top)
     assert set(texts) == {0, 1}                       # width 64 (reference) and 128
     assert texts[0].startswith("reference")
-    assert texts[1] == ("model family small:\n$\\Delta\\log_2 M^*$ = +1.00 [0.61, 1.39]\n"
-                        "p = 0.012, 3 seeds\n"
-                        "model family base:\n$\\Delta\\log_2 M^*$ = -0.40, one seed: no test")
+    assert texts[1] == ("model family small:\n$\\Delta$ +1.00 [0.61, 1.39]\np = 0.012, 3 seeds\n"
+                        "model family base:\n$\\Delta$ -0.40\none seed: no test")
     assert "+2.00" not in "".join(texts.values())       # the depth row is another panel's
-    # room above the points: the axis reaches higher than without the labels
-    assert top.get_ylim()[1] > before.axes[0].get_ylim()[1]
-    assert top.get_ylim()[0] == pytest.approx(before.axes[0].get_ylim()[0])
+    # room under the points: the axis reaches lower than without the labels
+    assert top.get_ylim()[0] < before.axes[0].get_ylim()[0]
+    assert top.get_ylim()[1] == pytest.approx(before.axes[0].get_ylim()[1])
     plt.close(fig)
     plt.close(before)
 
@@ -601,7 +600,7 @@ def test_fig6_labels_each_D_with_its_paired_difference_to_the_smallest():
     texts = _texts_at(left)
     assert set(texts) == {2.0, 3.0}                   # log2 D
     assert texts[2.0].startswith("reference")
-    assert texts[3.0] == "$\\Delta\\log_2 M^*$ = +0.90 [-2.10, 3.90]\np = 0.21, 2 seeds, 1 dropped"
+    assert texts[3.0] == "$\\Delta$ +0.90 [-2.10, 3.90]\np = 0.21, 2 seeds, 1 dropped"
     plt.close(fig)
 
 

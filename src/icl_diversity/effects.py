@@ -285,18 +285,19 @@ def effect_sentence(row) -> str:
 
 
 def effect_label(row) -> str:
-    """One row of the effects table as a figure labels its compared value: the mean
-    paired difference (octaves of M, compared - reference) with its 95% interval and p,
-    e.g. "-0.37 [-0.91, 0.17]\np = 0.097, 3 seeds"; "+0.21, one seed: no test"; or "no
-    paired seeds". A seed dropped (no threshold on one side) is counted."""
+    """One row of the effects table as a figure labels its compared value, on two short
+    lines: the mean paired difference (octaves of M, compared - reference) with its 95%
+    interval, then p and the seeds, e.g. "-0.37 [-0.91, 0.17]\np = 0.097, 3 seeds";
+    "+0.21\none seed: no test"; or "no paired seeds\n(2 dropped)". A seed dropped (no
+    threshold on one side) is counted."""
     n = int(row["n"])
     dropped = int(row["n_dropped"])
-    note = f", {dropped} dropped" if dropped else ""
     if n == 0:
-        return f"no paired seeds{note}"
+        return "no paired seeds" + (f"\n({dropped} dropped)" if dropped else "")
+    note = f", {dropped} dropped" if dropped else ""
     mean = f"{float(row['mean_difference']):+.2f}"
     if n == 1:
-        return f"{mean}, one seed: no test{note}"
+        return f"{mean}\none seed: no test{note}"
     p = float(row["p_value"])
     p_text = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
     return (f"{mean} [{_num(row['ci_low'])}, {_num(row['ci_high'])}]\n"

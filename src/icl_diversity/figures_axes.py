@@ -51,19 +51,19 @@ def threshold_axis(ax) -> None:
 
 
 def draw_effects(ax, effects: pd.DataFrame | None, x_of) -> dict:
-    """The effects table's paired differences on a threshold panel: at the top, above each
-    compared value, its difference to the axis' reference (effects.effect_label: mean over
-    paired seeds with its 95% interval and p, or "one seed: no test"), and "reference"
-    above the reference. Rows at one value (several families or fixed settings) are
-    stacked, each led by what tells it from the others. `x_of` maps an axis value to its
-    x (None: not drawn). Room is made at the top of the panel, so that no box hides a
-    point. Returns the panel legend's style that keeps it below the labels (none drawn:
-    {})."""
+    """The effects table's paired differences on a threshold panel: at the foot, under
+    each compared value, its difference to the axis' reference in log2 M (effects.
+    effect_label: mean over paired seeds with its 95% interval and p, or "one seed: no
+    test"), and "reference" under the reference. Rows at one value (several families or
+    fixed settings) are stacked, each led by what tells it from the others. `x_of` maps
+    an axis value to its x (None: not drawn). Room is made at the foot of the panel, so
+    that no box hides a point (the top stays free for plot_thresholds' notes). Returns
+    the panel legend's style that keeps it above the labels (none drawn: {})."""
     if effects is None or not len(effects):
         return {}
     parts = [str(f).split(", ") for f in effects["fixed"]]
     common = set.intersection(*(set(p) for p in parts))
-    top = blended_transform_factory(ax.transData, ax.transAxes)
+    foot = blended_transform_factory(ax.transData, ax.transAxes)
     box = dict(boxstyle="round,pad=0.25", fc="white", ec="0.6", alpha=0.9)
     by_x = {}
     for row, fixed in zip(effects.to_dict("records"), parts):
@@ -71,23 +71,24 @@ def draw_effects(ax, effects: pd.DataFrame | None, x_of) -> dict:
         if x is None:
             continue
         context = ", ".join(p for p in fixed if p not in common)
-        label = r"$\Delta\log_2 M^*$ = " + effect_label(row)
+        label = r"$\Delta$ " + effect_label(row)
         by_x.setdefault(x, []).append(f"{context}:\n{label}" if context else label)
+    if not by_x:
+        return {}
     for reference in effects["reference"].unique():
         x = x_of(reference)
         if x is not None:
-            by_x.setdefault(x, []).insert(0, "reference of\n" + r"$\Delta$, paired by seed")
+            by_x.setdefault(x, []).insert(0, "reference;\n" + r"$\Delta$: $\log_2 M^*$ minus its," + "\npaired by seed")
     lines = 1
     for x, labels in by_x.items():
         text = "\n".join(labels)
         lines = max(lines, text.count("\n") + 1)
-        ax.text(x, 0.98, text, transform=top, ha="center", va="top", fontsize=6.5, bbox=box)
-    if not by_x:
-        return {}
+        ax.text(x, 0.02, text, transform=foot, ha="center", va="bottom", fontsize=6.5, bbox=box)
     lo, hi = ax.get_ylim()
     room = min(0.1 * (lines + 1), 0.8)
-    ax.set_ylim(lo, hi + (hi - lo) * room)
-    return dict(bbox_to_anchor=(0, 0, 1, 1 / (1 + room)))     # "best" within the points' part
+    ax.set_ylim(lo - (hi - lo) * room, hi)
+    band = room / (1 + room)
+    return dict(bbox_to_anchor=(0, band, 1, 1 - band))     # "best" within the points' part
 
 
 # ---------------------------------------------------------------- Fig 6
