@@ -119,7 +119,8 @@ def test_a_significant_shift_is_said_first_and_which_way():
     row = effects_table(thresholds, [dict(DECAY, groups={"decay": [0, 1, 2, 3]})]).iloc[0]
     p = stats.ttest_rel([3.0, 3.9, 3.1, 3.4], [4.0, 4.5, 4.2, 4.1]).pvalue
     assert row["verdict"] == "lower"
-    assert f": significantly lower on 4 paired seeds (p = {p:.2g}); mean difference -0.85" in effect_sentence(row)
+    assert (f": significantly lower on 4 paired seeds (p = {p:.2g}); mean difference -0.85"
+            in effect_sentence(row))
     assert 0.001 < p < 0.05
 
 

@@ -279,7 +279,9 @@ def effect_sentence(row) -> str:
                 f"over evaluation sequences only {interval}{note}.")
     p = float(row["p_value"])
     p_text = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
-    verdict = row["verdict"] if row["verdict"] == "no significant change" else f"significantly {row['verdict']}"
+    verdict = row["verdict"]
+    if verdict != "no significant change":
+        verdict = f"significantly {verdict}"
     return (f"{head}: {verdict} on {n} paired seeds ({p_text}); mean difference {mean}, 95% CI "
             f"{interval}{note}.")
 

@@ -50,6 +50,9 @@ def threshold_axis(ax) -> None:
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: rf"$2^{{{v:g}}}$"))
 
 
+REFERENCE_LABEL = "reference;\n" + r"$\Delta$: $\log_2 M^*$ minus its," + "\npaired by seed"
+
+
 def draw_effects(ax, effects: pd.DataFrame | None, x_of) -> dict:
     """The effects table's paired differences on a threshold panel: at the foot, under
     each compared value, its difference to the axis' reference in log2 M (effects.
@@ -78,7 +81,7 @@ def draw_effects(ax, effects: pd.DataFrame | None, x_of) -> dict:
     for reference in effects["reference"].unique():
         x = x_of(reference)
         if x is not None:
-            by_x.setdefault(x, []).insert(0, "reference;\n" + r"$\Delta$: $\log_2 M^*$ minus its," + "\npaired by seed")
+            by_x.setdefault(x, []).insert(0, REFERENCE_LABEL)
     lines = 1
     for x, labels in by_x.items():
         text = "\n".join(labels)
