@@ -474,16 +474,25 @@ def test_fig6_draws_the_threshold_of_each_D_with_its_interval():
     plt.close(fig)
 
 
-def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
-    import matplotlib.pyplot as plt
+def _width_sweep():
+    """A Fig 7 width sweep of two model families (small: 4 layers, base: 8) at widths 64
+    and 128, batch 8 and 16: the models, the settings and PT rows (L/D 0.1, 0.2, ... by
+    setting)."""
     import pandas as pd
-    from icl_diversity.figures_axes import fig_capacity
     models = {"small": {"n_embd": 64, "n_head": 2, "n_layer": 4},
               "small_w128": {"n_embd": 128, "n_head": 2, "n_layer": 4},
               "base_w64": {"n_embd": 64, "n_head": 2, "n_layer": 8},
               "base": {"n_embd": 128, "n_head": 2, "n_layer": 8}}
     settings = [f"{m}-b{b}-s10-wd0" for m in models for b in (8, 16)]
     pt = pd.DataFrame([r for i, s in enumerate(settings) for r in _pt_rows("P", s, 0.1 * (i + 1))])
+    return models, settings, pt
+
+
+def test_fig7_draws_thresholds_and_losses_against_each_axis_per_family():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from icl_diversity.figures_axes import fig_capacity
+    models, settings, pt = _width_sweep()
     thr = pd.DataFrame([_threshold("width", "P", "small", 5.0, 4.5, 5.5),
                         _threshold("width", "P", "small_w128", 6.0, 5.5, 6.5),
                         _threshold("width", "P", "base_w64", 7.0, 6.5, 7.5),
@@ -546,12 +555,7 @@ def test_fig7_labels_each_compared_value_with_its_paired_difference():
     import matplotlib.pyplot as plt
     import pandas as pd
     from icl_diversity.figures_axes import fig_capacity
-    models = {"small": {"n_embd": 64, "n_head": 2, "n_layer": 4},
-              "small_w128": {"n_embd": 128, "n_head": 2, "n_layer": 4},
-              "base_w64": {"n_embd": 64, "n_head": 2, "n_layer": 8},
-              "base": {"n_embd": 128, "n_head": 2, "n_layer": 8}}
-    settings = [f"{m}-b{b}-s10-wd0" for m in models for b in (8, 16)]
-    pt = pd.DataFrame([r for i, s in enumerate(settings) for r in _pt_rows("P", s, 0.1 * (i + 1))])
+    models, settings, pt = _width_sweep()
     thr = pd.DataFrame([_threshold("width", "P", m, log2, log2 - 0.5, log2 + 0.5)
                         for m, log2 in (("small", 5.0), ("small_w128", 6.0), ("base_w64", 7.0),
                                         ("base", 6.6))])
