@@ -1,9 +1,11 @@
 """The plan: job counts, rates and storage against what the workflow really writes."""
+import re
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import ROOT, metrics_dir, run_dir
 from icl_diversity import config as cfg
@@ -76,3 +78,49 @@ def test_the_command_runs_on_the_paper_study():
     runs = cfg.all_runs(config) + cfg.reference_runs(config)
     assert cfg.reference_runs(config)            # its connectivity group has one seed
     assert f"{len(runs)} training jobs" in out and "over 4 problems" in out and "total written" in out
+
+
+def _hours(text: str) -> float:
+    """A human_hours string ("12.5 s", "3.0 min", "1.4 h") in hours."""
+    value, unit = text.split()
+    return float(value) / {"s": 3600, "min": 60, "h": 1}[unit]
+
+
+def test_the_plan_states_fig4s_fit_range():
+    paper = plan.plan(plan.load_config(ROOT / "studies" / "paper.yaml"), RATES)
+    assert "Fig 4 fits t* ~ M^alpha over M <= 1024 (analysis.dynamics.fit_max_M)" in paper
+    default = plan.plan(plan.load_config(ROOT / "config.yaml"), RATES)
+    assert ("Fig 4 fits t* ~ M^alpha below the all-seeds threshold of group batch "
+            "(analysis.dynamics.fit_below; by default Fig 4's own group)") in default
+    assert "learning rate" not in default                    # nothing tuned
+
+
+def test_the_plan_counts_what_the_learning_rate_candidates_add(tmp_path):
+    study = yaml.safe_load((ROOT / "studies" / "smoke.yaml").read_text())
+    study["sweeps"]["tuned"] = {"vary": "batch_size", "batch_size": [32, 64], "steps": [20000],
+                                "model": ["nano"], "lr": [0.003, 0.001, 0.01]}
+    path = tmp_path / "tuned.yaml"
+    path.write_text(yaml.safe_dump(study))
+    tuned = plan.plan(plan.load_config(path), RATES)
+    del study["sweeps"]["tuned"]["lr"]                        # the same study at train.lr
+    path.write_text(yaml.safe_dump(study))
+    untuned = plan.plan(plan.load_config(path), RATES)
+
+    def jobs_and_cpu(text):
+        row = next(line for line in text.splitlines() if line.startswith("total (job time)"))
+        jobs, cpu = re.fullmatch(r"total \(job time\)\s+(\d+)\s+([\d.]+ (?:s|min|h)).*", row).groups()
+        return int(jobs), _hours(cpu)
+    (n_tuned, cpu_tuned), (n_untuned, cpu_untuned) = jobs_and_cpu(tuned), jobs_and_cpu(untuned)
+    # 2 configurations x 3 rates x 3 M (2, 16, inf), one seed: 18 candidate runs, 12 of them
+    # beyond one rate per configuration
+    assert n_tuned - n_untuned == 12
+    assert "learning rate tuned over 0.001, 0.003, 0.01 for 2 configuration(s): " \
+           "nano-b32-s20000-wd0, nano-b64-s20000-wd0" in tuned
+    line = next(line for line in tuned.splitlines() if line.startswith("  learning-rate candidates:"))
+    m = re.fullmatch(rf"  learning-rate candidates: 18 of the {n_tuned} jobs, 12 more than one rate per "
+                     r"configuration would train; those add cpu ([\d.]+ (?:s|min|h)), cuda unmeasured "
+                     "of job time", line)
+    assert m, line
+    # what they add is the difference the lr list makes to the plan's total (to its rounding)
+    assert _hours(m.group(1)) == pytest.approx(cpu_tuned - cpu_untuned, rel=0.01)
+    assert "learning-rate candidates" not in untuned

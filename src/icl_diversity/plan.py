@@ -375,6 +375,31 @@ def refine_lines(config: dict) -> list[str]:
     return lines
 
 
+def analysis_lines(config: dict) -> list[str]:
+    """The choices a study makes before any number is fitted, stated so that a dry run of
+    the study says them: Fig 4's fit range, and the configurations whose learning rate is
+    tuned (each candidate is a run at every M and seed, counted in the jobs above)."""
+    lines = []
+    if "fig4" in (config.get("figures") or {}):
+        fit = cfg.fig4_fit(config)
+        dyn = (config.get("analysis") or {}).get("dynamics") or {}
+        where = (f"over M <= {fit['max_M']} (analysis.dynamics.fit_max_M)" if "max_M" in fit else
+                 f"below the all-seeds threshold of group {fit['below']} (analysis.dynamics.fit_below"
+                 + ("" if "fit_below" in dyn else "; by default Fig 4's own group") + ")")
+        lines.append(f"  Fig 4 fits t* ~ M^alpha {where}")
+    tuned = cfg.tuned_lrs(config)
+    if tuned:
+        by_list = {}
+        for name, lrs in tuned.items():
+            by_list.setdefault(lrs, []).append(name)
+        for lrs, names in by_list.items():
+            lines.append(f"  learning rate tuned over {', '.join(f'{lr:g}' for lr in lrs)} for "
+                         f"{len(names)} configuration(s): {', '.join(names)}")
+        lines.append("    per configuration, of the rates none of whose runs diverged or got stuck, the one "
+                     "with the lowest mean final training loss is kept (tables/lr_choice.csv)")
+    return lines
+
+
 def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_rates_path=BASELINE_RATES,
          study: str = "this study") -> str:
     """The plan's text: jobs, compute (training with its evaluations per device, the
@@ -392,7 +417,7 @@ def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_ra
     n_problems = len({p for p, _ in pairs})
     lines = [f"{len(runs)} training jobs ({len(settings)} settings x seeds x values of M"
              + (f", over {n_problems} problems" if n_problems > 1 else "") + ")"]
-    lines += refine_lines(config) + [""]
+    lines += refine_lines(config) + analysis_lines(config) + [""]
 
     def label(p, s):
         return s if n_problems == 1 else f"{s} [{p}]"
@@ -404,12 +429,19 @@ def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_ra
     totals = dict.fromkeys(devices, 0.0)
     unmeasured, notes = set(), {}
     flops = 0.0
+    # what the learning-rate candidates add over one rate per configuration: of a
+    # configuration's n candidates, n - 1 are extra (the same FLOPs at each rate)
+    tuned = cfg.tuned_lrs(config)
+    lr_extra, lr_jobs, lr_extra_jobs = dict.fromkeys(devices, 0.0), 0, 0.0
     for p, name in pairs:
         s, pb = settings[name], problems[p]
         model = cfg.model_spec(config, s.model)
         jobs = sum(1 for r in runs if r[:2] == (p, name))
         job_flops = setting_flops(config, s, pb)
         flops += jobs * job_flops
+        extra = 0.0 if s.lr is None else 1 - 1 / len(tuned[s.configuration.name])
+        lr_jobs += jobs if s.lr is not None else 0
+        lr_extra_jobs += jobs * extra
         cells = []
         for d in devices:
             r = estimated_rate(rates, d, model, s.batch_size, pb.D, pb.K)
@@ -421,6 +453,7 @@ def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_ra
             flop_rate = r.steps_per_s * step_flops(model, s.batch_size, pb.D, pb.K)
             per_job = s.steps / r.steps_per_s + evaluation_flops(config, model, s.steps, pb.D, pb.K) / flop_rate
             totals[d] += jobs * per_job
+            lr_extra[d] += jobs * per_job * extra
             mark = "" if not r.note else ("~" if r.note.startswith("scaled") else "≈")
             if r.note:
                 notes[f"{d} {s.model} b{s.batch_size}"] = r.note
@@ -429,6 +462,11 @@ def plan(config: dict, rates, rates_path=RATES, baseline_rates=None, baseline_ra
     lines.append(f"{'total (job time)':{width}s} {len(runs):5d}  " + "  ".join(
         f"{'unmeasured' if d in unmeasured else human_hours(totals[d]):>16s}" for d in devices)
         + f"  {flops:14.3g}")
+    if lr_jobs:
+        added = ", ".join(f"{d} {'unmeasured' if d in unmeasured else human_hours(lr_extra[d])}"
+                          for d in devices)
+        lines.append(f"  learning-rate candidates: {lr_jobs} of the {len(runs)} jobs, {round(lr_extra_jobs)} "
+                     f"more than one rate per configuration would train; those add {added} of job time")
     lines += ["  ~ rate scaled from another batch size of the same model (time per step ~ batch)"]
     estimated = [f"      {k}: {v}" for k, v in notes.items() if v.startswith("estimated")]
     if estimated:
