@@ -346,6 +346,9 @@ def test_a_thresholds_row_says_between_which_trained_M_its_crossing_is_interpola
     assert row["verdict"] == REPRODUCED
     assert "interpolated between M = 2^6 and 2^8 (2 octaves), an error the interval does not cover" \
         in row["why"]
+    t = dict(threshold(), bracket_low=4.0, bracket_high=5.0)
+    assert "interpolated between M = 2^4 and 2^5 (1 octave), an error" \
+        in claims(default_tables(thresholds=thresholds(t)))["threshold_exists"]["why"]
     # no bracket (a table without one): nothing said about it
     assert "interpolated" not in claims()["threshold_exists"]["why"]
 

@@ -477,12 +477,13 @@ def has_data(artist) -> bool:
 
 
 def legend_labels(fig) -> list[str]:
+    """The legends' entries, a label wrapped over lines read as one line."""
     legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
-    return [t.get_text() for legend in legends for t in legend.get_texts()]
+    return [" ".join(t.get_text().split()) for legend in legends for t in legend.get_texts()]
 
 
 def drawn_labels(fig) -> set[str]:
-    return {a.get_label() for ax in fig.axes
+    return {" ".join(a.get_label().split()) for ax in fig.axes
             for a in [*ax.lines, *ax.collections, *ax.containers, *ax.patches] if has_data(a)}
 
 

@@ -584,27 +584,44 @@ def test_fig7_labels_each_compared_value_with_its_paired_difference():
 
 
 def test_fig6_labels_each_D_with_its_paired_difference_to_the_smallest():
+    """Under each D its paired difference to the smallest D ("no paired seeds", with no
+    difference sign, where no seed has a threshold on both sides); and the curve panels'
+    legend lies outside every panel (inside one, it covered the curves where they cross)."""
     import matplotlib.pyplot as plt
     import pandas as pd
     from icl_diversity.figures_axes import fig_dimension
-    problems = {"P4": {"D": 4, "K": 8, "noise_var": 0.125}, "P8": {"D": 8, "K": 16, "noise_var": 0.25}}
+    problems = {"P2": {"D": 2, "K": 4, "noise_var": 0.0625}, "P4": {"D": 4, "K": 8, "noise_var": 0.125},
+                "P8": {"D": 8, "K": 16, "noise_var": 0.25}}
     settings = ["nano-b8-s10-wd0", "nano-b16-s10-wd0"]
     pt = pd.DataFrame([r for p in problems for s in settings for r in _pt_rows(p, s, 0.1)])
     base = pd.DataFrame([dict(estimator="dMMSE", M=M, eval_set="true", metric="delta_ridge",
                               target="-", position=0, value=0.3, stderr=0.0, problem=p)
                          for p in problems for M in (2.0, 4.0, 8.0)])
-    thr = pd.DataFrame([_threshold("dim", "P4", "nano", 2.0, 1.5, 2.5),
+    thr = pd.DataFrame([_threshold("dim", "P2", "nano", 1.5, 1.2, 1.8),
+                        _threshold("dim", "P4", "nano", 2.0, 1.5, 2.5),
                         _threshold("dim", "P8", "nano", 3.0, 2.6, 3.4)])
     groups = {"dim": dict(group="dim", vary="batch_size", settings=settings, seeds=[0, 1],
                           problems=problems, M=["2", "4", "8", "inf"])}
-    effects = pd.DataFrame([_effect("fig6", "D", 4, 8, "model nano, steps 10", 0.9, n=2, low=-2.1,
-                                    high=3.9, p=0.21, groups="dim", n_dropped=1)])
+    effects = pd.DataFrame([_effect("fig6", "D", 2, 4, "model nano, steps 10", 0.9, n=2, low=-2.1,
+                                    high=3.9, p=0.21, groups="dim", n_dropped=1),
+                            _effect("fig6", "D", 2, 8, "model nano, steps 10", np.nan, n=0,
+                                    groups="dim", n_dropped=1)])
     fig = fig_dimension(pt, base, thr, groups, effects)
     left = next(ax for ax in fig.axes if ax.get_xlabel() == "dimension D" and ax.containers)
     texts = _texts_at(left)
-    assert set(texts) == {2.0, 3.0}                   # log2 D
-    assert texts[2.0].startswith("reference")
-    assert texts[3.0] == "$\\Delta$ +0.90 [-2.10, 3.90]\np = 0.21, 2 seeds, 1 dropped"
+    assert set(texts) == {1.0, 2.0, 3.0}                   # log2 D
+    assert texts[1.0].startswith("reference")
+    assert texts[2.0] == "$\\Delta$ +0.90 [-2.10, 3.90]\np = 0.21, 2 seeds, 1 dropped"
+    assert texts[3.0] == "no paired seeds\n(1 dropped)"
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    curve_panels = [ax for ax in fig.axes if ax.get_xlabel() == "number of pretraining tasks M"]
+    assert len(curve_panels) == 3 and not any(ax.get_legend() for ax in curve_panels)
+    assert len(fig.legends) == 1
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()][:2] == ["PT, batch 8", "PT, batch 16"]
+    box = legend.get_window_extent(renderer)
+    assert not [ax.get_title() for ax in fig.axes if ax.get_window_extent(renderer).overlaps(box)]
     plt.close(fig)
 
 

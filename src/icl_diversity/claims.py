@@ -212,8 +212,9 @@ def _bracket_text(t) -> str:
     b = _bracket(t)
     if b is None:
         return ""
+    width = _num(b[1] - b[0], '.2g')
     return (f"interpolated between M = {_M_text(round(2.0 ** b[0]))} and {_M_text(round(2.0 ** b[1]))} "
-            f"({_num(b[1] - b[0], '.2g')} octaves), an error the interval does not cover")
+            f"({width} octave{'' if width == '1' else 's'}), an error the interval does not cover")
 
 
 def _placement_text(t) -> str:

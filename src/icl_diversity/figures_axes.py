@@ -5,6 +5,8 @@ from the thresholds table (rows over all seeds), never from a typed number.
 """
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 from matplotlib.transforms import blended_transform_factory
 import numpy as np
@@ -12,8 +14,8 @@ import pandas as pd
 
 from .config import DERIVED_MODEL, Setting
 from .effects import effect_label
-from .figures import (axis_name, figure_legend, format_M_axis, plain_log_y, plot_vs_M, select,
-                      setting_colors, setting_labels, shade_past_thresholds, stuck_note)
+from .figures import (axis_name, figure_legend, format_M_axis, legend_entries, plain_log_y, plot_vs_M,
+                      select, setting_colors, setting_labels, shade_past_thresholds, stuck_note)
 
 DELTA_TRUE_RIDGE = r"$\Delta^{T_{\mathrm{True}}}_{\mathrm{PT,\,Ridge}}$"
 FIXED_AXES = ("model", "batch_size", "steps", "weight_decay")
@@ -74,7 +76,7 @@ def draw_effects(ax, effects: pd.DataFrame | None, x_of) -> dict:
         if x is None:
             continue
         context = ", ".join(p for p in fixed if p not in common)
-        label = r"$\Delta$ " + effect_label(row)
+        label = effect_label(row) if int(row["n"]) == 0 else r"$\Delta$ " + effect_label(row)
         by_x.setdefault(x, []).append(f"{context}:\n{label}" if context else label)
     if not by_x:
         return {}
@@ -134,10 +136,15 @@ def fig_dimension(pt: pd.DataFrame, baselines: pd.DataFrame, thresholds: pd.Data
         shade_past_thresholds(ax, mine)
         ax.set_title(f"D = {spec['D']}, K = {spec['K']}, " + rf"$\sigma^2$ = {spec['noise_var']:g}")
         ax.set_ylabel(DELTA_TRUE_RIDGE)
-        figure_legend(fig, ax, inside="lower left", fontsize=7)
         all_settings.update({s.name: s for s in settings})
         curves[g, problem] = (spec["D"], rows)
         guide += [(spec["D"], t.log2_threshold) for t in mine[mine["found"]].itertuples()]
+    # one legend for the top row, right of it: inside a panel it covered the curves where
+    # they cross (its threshold entries are long)
+    entries = legend_entries(axes)
+    if entries:
+        fig.legend(list(entries.values()), [textwrap.fill(k, 28) for k in entries],
+                   loc="outside right upper", frameon=False, fontsize=7)
     draw_threshold_vs_D(bottom[0], pooled, panels, guide, effects)
     draw_largest_M_vs_D(bottom[1], curves, baselines, panels, groups)
     stuck_note(fig, pd.concat([rows for _, rows in curves.values()]), list(all_settings.values()),
